@@ -1,0 +1,42 @@
+# latte: two commands get a fresh Debian machine from nothing to a verified model:
+#   make demo   installs what is missing, builds, runs the main job on the bundled example
+#   make test   installs what is missing, builds, runs every test
+SHELL := /bin/bash
+SWIFT ?= swift
+CONFIG ?= release
+BIN := .build/$(CONFIG)/latte
+APT_PACKAGES := libzstd-dev libjson-c-dev libopenblas-dev pkg-config zstd python3-jsonschema
+DEMO := fixtures/models/tiny
+
+.PHONY: all deps build demo test bench fuzz clean
+
+all: build
+
+# Installs the system libraries (pkg-config names libzstd, json-c, openblas) when missing.
+deps:
+	@missing=""; \
+	for pc in libzstd json-c openblas; do pkg-config --exists $$pc 2>/dev/null || missing=1; done; \
+	command -v zstd >/dev/null || missing=1; \
+	python3 -c 'import jsonschema' 2>/dev/null || missing=1; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $(APT_PACKAGES)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build -c $(CONFIG) --product latte
+
+demo: build
+	@echo "== latte inspect $(DEMO)"
+	$(BIN) inspect $(DEMO)
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench: build
+	bash bench/run.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,42 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "latte",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "latte", targets: ["latte"]),
+        .library(name: "LatteCore", targets: ["LatteCore"]),
+        .library(name: "LatteReaders", targets: ["LatteReaders"]),
+        .library(name: "LatteMapper", targets: ["LatteMapper"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        // C libraries, reached through pkg-config; `make deps` installs the Debian -dev packages.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // The tensor model, memory maps, JSON and the errors every module shares.
+        .target(name: "LatteCore", dependencies: ["CJSONC"]),
+        // Checkpoint readers: safetensors, PyTorch zip/legacy/export, sharded indexes.
+        .target(name: "LatteReaders", dependencies: ["LatteCore"]),
+        // The timestep-expert mapper: config, layers to groups, residual-attention gates.
+        .target(name: "LatteMapper", dependencies: ["LatteCore", "LatteReaders"]),
+        // The command line: thin, all logic lives in the libraries above.
+        .executableTarget(
+            name: "latte",
+            dependencies: [
+                "LatteCore", "LatteReaders", "LatteMapper",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "LatteCoreTests", dependencies: [
+            "LatteCore", .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
+    ]
+)

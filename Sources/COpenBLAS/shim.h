@@ -1,0 +1,2 @@
+// OpenBLAS (Debian libopenblas-dev): cblas_sgemm and friends for the runtime's matrix products.
+#include <cblas.h>

@@ -1,0 +1,340 @@
+import CJSONC
+
+/// A parsed JSON document. Objects keep their members in document order.
+public indirect enum JSONValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    /// An integer above `Int64.max` (json-c keeps these as unsigned).
+    case uint(UInt64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.null, .null): true
+        case let (.bool(x), .bool(y)): x == y
+        case let (.int(x), .int(y)): x == y
+        case let (.uint(x), .uint(y)): x == y
+        case let (.double(x), .double(y)): x == y
+        case let (.string(x), .string(y)): x == y
+        case let (.array(x), .array(y)): x == y
+        case let (.object(x), .object(y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: false
+        }
+    }
+
+    /// The member called `key` of an object.
+    public subscript(key: String) -> JSONValue? {
+        guard case let .object(members) = self else { return nil }
+        return members.first { $0.0 == key }?.1
+    }
+
+    public var stringValue: String? { if case let .string(s) = self { s } else { nil } }
+    public var boolValue: Bool? { if case let .bool(b) = self { b } else { nil } }
+    public var arrayValue: [JSONValue]? { if case let .array(a) = self { a } else { nil } }
+    public var objectValue: [(String, JSONValue)]? { if case let .object(o) = self { o } else { nil } }
+    /// An integer that fits `Int`.
+    public var intValue: Int? {
+        switch self {
+        case let .int(i): Int(exactly: i)
+        case let .uint(u): Int(exactly: u)
+        default: nil
+        }
+    }
+    /// Any number, as a double.
+    public var doubleValue: Double? {
+        switch self {
+        case let .int(i): Double(i)
+        case let .uint(u): Double(u)
+        case let .double(d): d
+        default: nil
+        }
+    }
+
+    /// A short name of the value's JSON type, for messages.
+    public var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .int, .uint: "an integer"
+        case .double: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+}
+
+/// Why a JSON text was refused.
+public enum JSONError: Error, Equatable, CustomStringConvertible {
+    case invalidUTF8
+    case syntax(String, offset: Int)
+    case truncated
+    case trailingContent(offset: Int)
+    case tooDeep(limit: Int)
+    case duplicateKey(String)
+
+    public var description: String {
+        switch self {
+        case .invalidUTF8: "not valid UTF-8"
+        case let .syntax(msg, off): "invalid JSON at byte \(off): \(msg)"
+        case .truncated: "invalid JSON: the text ends early"
+        case let .trailingContent(off): "invalid JSON: unexpected content after the value at byte \(off)"
+        case let .tooDeep(limit): "invalid JSON: nested deeper than \(limit) levels"
+        case let .duplicateKey(k): "duplicate key \"\(k)\""
+        }
+    }
+}
+
+public enum JSON {
+    /// Nesting limit: far above any real header or config, far below a stack overflow.
+    public static let maxDepth = 64
+
+    /// Parses `text` strictly with json-c (`json_tokener_parse_ex` in `JSON_TOKENER_STRICT`
+    /// mode with UTF-8 validation), allowing whitespace around the value and refusing
+    /// duplicate object keys, which json-c itself would silently merge.
+    public static func parse(_ text: UnsafeRawBufferPointer) throws(JSONError) -> JSONValue {
+        guard let tok = json_tokener_new_ex(Int32(maxDepth)) else { throw .syntax("out of memory", offset: 0) }
+        defer { json_tokener_free(tok) }
+        json_tokener_set_flags(tok, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
+        // json-c reads NUL as the end of the text; an embedded NUL is never valid JSON.
+        if text.contains(0) { throw .syntax("NUL byte in text", offset: text.firstIndex(of: 0)!) }
+        guard text.count < Int(Int32.max) else { throw .syntax("text too large", offset: 0) }
+        guard let base = text.baseAddress?.assumingMemoryBound(to: CChar.self), text.count > 0 else { throw .truncated }
+        let obj = json_tokener_parse_ex(tok, base, Int32(text.count))
+        let err = json_tokener_get_error(tok)
+        let end = Int(json_tokener_get_parse_end(tok))
+        guard let obj else {
+            switch err {
+            case json_tokener_continue, json_tokener_success: throw .truncated
+            case json_tokener_error_depth: throw .tooDeep(limit: maxDepth)
+            case json_tokener_error_parse_utf8_string: throw .invalidUTF8
+            default: throw .syntax(String(cString: json_tokener_error_desc(err)), offset: end)
+            }
+        }
+        defer { json_object_put(obj) }
+        if err == json_tokener_continue { throw .truncated }
+        var i = end
+        while i < text.count {
+            switch text[i] {
+            case 0x20, 0x09, 0x0A, 0x0D: i += 1
+            default: throw .trailingContent(offset: i)
+            }
+        }
+        switch scanStructure(UnsafeRawBufferPointer(rebasing: text[0 ..< end])) {
+        case let .duplicate(key): throw .duplicateKey(key)
+        case let .notJSON(what, at): throw .syntax(what, offset: at)
+        case .ok: break
+        }
+        return convert(obj)
+    }
+
+    /// Parses a Swift string (configs, index files read into memory).
+    public static func parse(_ text: String) throws(JSONError) -> JSONValue {
+        let bytes = Array(text.utf8)
+        let result: Result<JSONValue, JSONError> = bytes.withUnsafeBytes { buf in
+            do throws(JSONError) { return .success(try parse(buf)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    private static func convert(_ o: OpaquePointer?) -> JSONValue {
+        guard let o else { return .null }
+        switch json_object_get_type(o) {
+        case json_type_null: return .null
+        case json_type_boolean: return .bool(json_object_get_boolean(o) != 0)
+        case json_type_int:
+            let i = json_object_get_int64(o)
+            if i == Int64.max {
+                let u = json_object_get_uint64(o)
+                if u > UInt64(Int64.max) { return .uint(u) }
+            }
+            return .int(i)
+        case json_type_double: return .double(json_object_get_double(o))
+        case json_type_string:
+            let n = Int(json_object_get_string_len(o))
+            let p = json_object_get_string(o)!
+            return .string(String(decoding: UnsafeRawBufferPointer(start: p, count: n), as: UTF8.self))
+        case json_type_array:
+            let n = json_object_array_length(o)
+            var items: [JSONValue] = []
+            items.reserveCapacity(n)
+            for i in 0 ..< n { items.append(convert(json_object_array_get_idx(o, i))) }
+            return .array(items)
+        case json_type_object:
+            var members: [(String, JSONValue)] = []
+            members.reserveCapacity(Int(json_object_object_length(o)))
+            var it = json_object_iter_begin(o)
+            var end = json_object_iter_end(o)
+            while !(json_object_iter_equal(&it, &end) != 0) {
+                let name = String(cString: json_object_iter_peek_name(&it))
+                members.append((name, convert(json_object_iter_peek_value(&it))))
+                json_object_iter_next(&it)
+            }
+            return .object(members)
+        default: return .null
+        }
+    }
+
+    enum ScanResult { case ok, duplicate(String), notJSON(String, Int) }
+
+    /// Scans text that json-c has already accepted for what json-c lets through and JSON
+    /// does not: a key twice in one object (compared after unescaping), single quotes,
+    /// `NaN`/`Infinity`, raw control characters inside strings.
+    static func scanStructure(_ t: UnsafeRawBufferPointer) -> ScanResult {
+        var stack: [(isObject: Bool, keys: Set<String>, expectKey: Bool)] = []
+        var i = 0
+        while i < t.count {
+            let c = t[i]
+            switch c {
+            case UInt8(ascii: "{"): stack.append((true, [], true)); i += 1
+            case UInt8(ascii: "["): stack.append((false, [], false)); i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): stack.removeLast(); i += 1
+            case UInt8(ascii: ","):
+                if !stack.isEmpty, stack[stack.count - 1].isObject { stack[stack.count - 1].expectKey = true }
+                i += 1
+            case UInt8(ascii: "\""):
+                let (s, next) = readString(t, from: i)
+                if let bad = (i ..< next).first(where: { t[$0] < 0x20 }) {
+                    return .notJSON("control character in a string", bad)
+                }
+                if !stack.isEmpty, stack[stack.count - 1].isObject, stack[stack.count - 1].expectKey {
+                    if !stack[stack.count - 1].keys.insert(s).inserted { return .duplicate(s) }
+                    stack[stack.count - 1].expectKey = false
+                }
+                i = next
+            case UInt8(ascii: "'"): return .notJSON("single-quoted strings are not JSON", i)
+            case UInt8(ascii: "A") ... UInt8(ascii: "D"), UInt8(ascii: "F") ... UInt8(ascii: "Z"):
+                return .notJSON("NaN and Infinity are not JSON", i)
+            default: i += 1
+            }
+        }
+        return .ok
+    }
+
+    /// Decodes the string literal starting at the quote at `start`; returns it and the index after it.
+    private static func readString(_ t: UnsafeRawBufferPointer, from start: Int) -> (String, Int) {
+        var bytes: [UInt8] = []
+        var i = start + 1
+        var pendingHigh: UInt32? = nil
+        func hex4(_ at: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for k in 0 ..< 4 where at + k < t.count {
+                let h = t[at + k]
+                v = v << 4 | UInt32(h >= 97 ? h - 87 : h >= 65 ? h - 55 : h - 48)
+            }
+            return v
+        }
+        func append(scalar: UInt32) {
+            bytes.append(contentsOf: Array(String(Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}").utf8))
+        }
+        while i < t.count, t[i] != UInt8(ascii: "\"") {
+            if t[i] == UInt8(ascii: "\\"), i + 1 < t.count {
+                let e = t[i + 1]
+                i += 2
+                switch e {
+                case UInt8(ascii: "n"): bytes.append(0x0A)
+                case UInt8(ascii: "t"): bytes.append(0x09)
+                case UInt8(ascii: "r"): bytes.append(0x0D)
+                case UInt8(ascii: "b"): bytes.append(0x08)
+                case UInt8(ascii: "f"): bytes.append(0x0C)
+                case UInt8(ascii: "u"):
+                    let v = hex4(i)
+                    i += 4
+                    if (0xD800 ..< 0xDC00).contains(v) { pendingHigh = v; continue }
+                    if let h = pendingHigh, (0xDC00 ..< 0xE000).contains(v) {
+                        append(scalar: 0x10000 + ((h - 0xD800) << 10) + (v - 0xDC00))
+                    } else {
+                        append(scalar: v)
+                    }
+                default: bytes.append(e)
+                }
+                pendingHigh = nil
+            } else {
+                bytes.append(t[i])
+                i += 1
+            }
+        }
+        return (String(decoding: bytes, as: UTF8.self), i + 1)
+    }
+}
+
+// MARK: - Writing
+
+extension JSONValue {
+    /// Serializes the value. `pretty` indents by two spaces; keys keep their order.
+    public func serialized(pretty: Bool = false) -> String {
+        var out = ""
+        write(to: &out, pretty: pretty, indent: 0)
+        return out
+    }
+
+    private func write(to out: inout String, pretty: Bool, indent: Int) {
+        switch self {
+        case .null: out += "null"
+        case let .bool(b): out += b ? "true" : "false"
+        case let .int(i): out += String(i)
+        case let .uint(u): out += String(u)
+        case let .double(d):
+            if d.isFinite {
+                if d == d.rounded(), abs(d) < 1e15 { out += String(format1: d) } else { out += "\(d)" }
+            } else {
+                out += "null"
+            }
+        case let .string(s): JSONValue.escape(s, into: &out)
+        case let .array(items):
+            if items.isEmpty { out += "[]"; return }
+            // Arrays of scalars stay on one line even when pretty, as shapes read best so.
+            let inline = !pretty || items.allSatisfy { if case .array = $0 { false } else if case .object = $0 { false } else { true } }
+            out += "["
+            for (k, v) in items.enumerated() {
+                if k > 0 { out += inline ? ", " : "," }
+                if !inline { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                v.write(to: &out, pretty: pretty, indent: indent + 1)
+            }
+            if !inline { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "]"
+        case let .object(members):
+            if members.isEmpty { out += "{}"; return }
+            out += "{"
+            for (k, (name, v)) in members.enumerated() {
+                if k > 0 { out += "," }
+                if pretty { out += "\n" + String(repeating: "  ", count: indent + 1) }
+                JSONValue.escape(name, into: &out)
+                out += pretty ? ": " : ":"
+                v.write(to: &out, pretty: pretty, indent: indent + 1)
+            }
+            if pretty { out += "\n" + String(repeating: "  ", count: indent) }
+            out += "}"
+        }
+    }
+
+    static func escape(_ s: String, into out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let h = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        out += "\""
+    }
+}
+
+private extension String {
+    /// Integral doubles print with one decimal (`0.0`, `0.25` stays as is).
+    init(format1 d: Double) { self = "\(Int64(d)).0" }
+}

@@ -1,0 +1,39 @@
+/// Where a tensor goes in a `.latte` file and what it is for: the mapper's answer, the
+/// format writer's input. Kept here so the format does not depend on the mapper.
+public struct TensorPlacement: Sendable, Equatable, Hashable {
+    /// The section a tensor is stored in.
+    public enum Section: Sendable, Equatable, Hashable {
+        /// Context (frozen VLM) and shared generation tensors: needed at every step.
+        case shared
+        /// One timestep-expert group's replica layers.
+        case group(Int)
+        /// Tensors the mapper did not recognize, kept on request (`--allow-extra`).
+        case extra
+    }
+
+    public var section: Section
+    /// What the tensor is, e.g. `context`, `shared`, `replica`, `res_gate`, `extra`.
+    public var role: String
+    /// The decoder layer it belongs to, if any.
+    public var layer: Int?
+
+    public init(section: Section, role: String, layer: Int? = nil) {
+        self.section = section
+        self.role = role
+        self.layer = layer
+    }
+
+    public var group: Int? { if case let .group(g) = section { g } else { nil } }
+}
+
+/// A layout for a `.latte` file: a placement for every tensor, and the plan's JSON (the
+/// `map --json` document), which the writer records in the manifest as is.
+public struct SectionPlan: Sendable {
+    public var placements: [String: TensorPlacement]
+    public var planJSON: JSONValue
+
+    public init(placements: [String: TensorPlacement], planJSON: JSONValue) {
+        self.placements = placements
+        self.planJSON = planJSON
+    }
+}

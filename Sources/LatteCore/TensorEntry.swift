@@ -1,0 +1,107 @@
+/// Byte order of a storage's elements in the file.
+public enum ByteOrder: String, Sendable, Codable {
+    case little, big
+}
+
+/// One tensor of a checkpoint: what it is (name, dtype, logical shape) and where its
+/// elements are (a storage, i.e. a byte range of one mapped file, and a strided view over it).
+///
+/// Every reader produces these; nothing is read until the bytes are asked for.
+public struct TensorEntry: Sendable, Equatable {
+    public var name: String
+    public var dtype: DType
+    /// The logical shape (for a PyTorch view: its size, not its storage's).
+    public var shape: [Int]
+    /// Index into `Checkpoint.files`.
+    public var file: Int
+    /// Absolute byte offset of the storage in its file.
+    public var storageOffset: Int
+    /// Bytes in the storage (several tensors may view one storage).
+    public var storageLength: Int
+    /// Identifies the storage: tensors with equal keys in one file share their bytes.
+    public var storageKey: String
+    /// The view's first element, counted in elements from the storage's start.
+    public var elementOffset: Int
+    /// The view's strides in elements (0 for a dimension made by `expand`).
+    public var strides: [Int]
+    public var byteOrder: ByteOrder
+
+    public init(name: String, dtype: DType, shape: [Int], file: Int, storageOffset: Int, storageLength: Int,
+                storageKey: String, elementOffset: Int = 0, strides: [Int]? = nil, byteOrder: ByteOrder = .little) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.file = file
+        self.storageOffset = storageOffset
+        self.storageLength = storageLength
+        self.storageKey = storageKey
+        self.elementOffset = elementOffset
+        self.strides = strides ?? contiguousStrides(of: shape)
+        self.byteOrder = byteOrder
+    }
+
+    /// Number of elements of the logical shape (validated readers guarantee no overflow).
+    public var elementCount: Int { LatteCore.elementCount(of: shape) ?? 0 }
+
+    /// Bytes of the tensor once contiguous.
+    public var byteCount: Int { dtype.byteCount(elements: elementCount) ?? 0 }
+
+    /// True when the view is a dense row-major run in the file's byte order equal to ours,
+    /// so its bytes can be handed out straight from the memory map.
+    public var isContiguous: Bool {
+        if byteOrder == .big && dtype.swapUnit > 1 && elementCount > 0 { return false }
+        if elementCount <= 1 { return true }
+        let expected = contiguousStrides(of: shape)
+        for i in shape.indices where shape[i] != 1 && strides[i] != expected[i] { return false }
+        return true
+    }
+
+    /// Checks that the view lies inside its storage: every element it can address is a
+    /// whole element of the storage. Readers call this before exposing a tensor.
+    public func checkViewInsideStorage() throws(TensorLayoutError) {
+        guard shape.count == strides.count else { throw .rankMismatch(shape: shape, strides: strides) }
+        guard shape.allSatisfy({ $0 >= 0 }), let n = LatteCore.elementCount(of: shape) else { throw .badShape(shape) }
+        guard elementOffset >= 0 else { throw .negativeOffset(elementOffset) }
+        guard strides.allSatisfy({ $0 >= 0 }) else { throw .negativeStride(strides) }
+        guard let needed = dtype.byteCount(elements: n) else { throw .partialBytes(dtype: dtype, elements: n) }
+        if n == 0 { return }
+        var last = elementOffset
+        for i in shape.indices {
+            let (p, o1) = (shape[i] - 1).multipliedReportingOverflow(by: strides[i])
+            let (s, o2) = last.addingReportingOverflow(p)
+            guard !o1, !o2 else { throw .outsideStorage(lastElement: Int.max, storageBytes: storageLength) }
+            last = s
+        }
+        guard let width = dtype.byteWidth else {
+            // Sub-byte kinds are only ever dense: the whole run must fit.
+            guard isContiguous, elementOffset == 0, needed <= storageLength else {
+                throw .outsideStorage(lastElement: last, storageBytes: storageLength)
+            }
+            return
+        }
+        let (endByte, o3) = (last + 1).multipliedReportingOverflow(by: width)
+        guard !o3, endByte <= storageLength else { throw .outsideStorage(lastElement: last, storageBytes: storageLength) }
+    }
+}
+
+/// Why a tensor's view does not fit its storage.
+public enum TensorLayoutError: Error, Equatable, CustomStringConvertible {
+    case rankMismatch(shape: [Int], strides: [Int])
+    case badShape([Int])
+    case negativeOffset(Int)
+    case negativeStride([Int])
+    case partialBytes(dtype: DType, elements: Int)
+    case outsideStorage(lastElement: Int, storageBytes: Int)
+
+    public var description: String {
+        switch self {
+        case let .rankMismatch(shape, strides): "shape \(shape) and strides \(strides) differ in rank"
+        case let .badShape(s): "shape \(s) has a negative dimension or too many elements"
+        case let .negativeOffset(o): "negative storage offset \(o)"
+        case let .negativeStride(s): "negative stride in \(s)"
+        case let .partialBytes(d, n): "\(n) elements of \(d.name) do not fill whole bytes"
+        case let .outsideStorage(last, bytes):
+            "the view reaches element \(last), past the end of its \(bytes)-byte storage"
+        }
+    }
+}

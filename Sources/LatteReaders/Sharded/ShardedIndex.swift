@@ -1,0 +1,140 @@
+import LatteCore
+
+/// A sharded checkpoint's index (`model.safetensors.index.json` or
+/// `pytorch_model.bin.index.json`): which shard file holds each tensor.
+public struct ShardedIndex: Sendable {
+    /// The index file's path.
+    public var path: String
+    /// String-valued members of the index's `metadata` object (`total_size` included).
+    public var metadata: [String: String]
+    /// Tensor name to shard file name, in index order.
+    public var weightMap: [(tensor: String, shard: String)]
+    /// Distinct shard names in order of first appearance.
+    public var shards: [String]
+
+    /// Largest index file accepted: a weight map of millions of names fits well inside.
+    public static let maxIndexSize = 256 << 20
+
+    /// Parses an index file. Shard names must be plain file names or relative paths that
+    /// stay inside the index's folder.
+    public static func parse(path: String) throws -> ShardedIndex {
+        let file = try MappedFile(path: path)
+        guard file.size <= maxIndexSize else { throw LocatedError(path: path, ShardedIndexError.tooLarge(file.size)) }
+        let root: JSONValue
+        do { root = try JSON.parse(file.bytes) } catch { throw LocatedError(path: path, ShardedIndexError.notJSON(error)) }
+        guard let members = root.objectValue else { throw LocatedError(path: path, ShardedIndexError.notObject(found: root.typeName)) }
+        var metadata: [String: String] = [:]
+        if let meta = root["metadata"] {
+            guard let kv = meta.objectValue else { throw LocatedError(path: path, ShardedIndexError.badMetadata) }
+            for (k, v) in kv {
+                switch v {
+                case let .string(s): metadata[k] = s
+                case .int, .uint, .double, .bool: metadata[k] = v.serialized()
+                default: continue
+                }
+            }
+        }
+        _ = members
+        guard let wm = root["weight_map"] else { throw LocatedError(path: path, ShardedIndexError.missingWeightMap) }
+        guard let entries = wm.objectValue else { throw LocatedError(path: path, ShardedIndexError.weightMapNotObject) }
+        var weightMap: [(String, String)] = []
+        var shards: [String] = []
+        var seen = Set<String>()
+        for (name, v) in entries {
+            guard let shard = v.stringValue else {
+                throw LocatedError(path: path, tensor: name, ShardedIndexError.shardNotString(found: v.typeName))
+            }
+            guard isSafeRelativePath(shard) else {
+                throw LocatedError(path: path, tensor: name, ShardedIndexError.shardOutsideFolder(shard))
+            }
+            weightMap.append((name, shard))
+            if seen.insert(shard).inserted { shards.append(shard) }
+        }
+        return ShardedIndex(path: path, metadata: metadata, weightMap: weightMap, shards: shards)
+    }
+
+    /// Opens every shard with `readShard` and checks the index against what the shards hold:
+    /// each shard present, each indexed tensor in its shard and only there, no tensor in two shards.
+    static func open(
+        path: String, format: CheckpointFormat, configPath: String?,
+        readShard: (MappedFile, Int) throws -> (tensors: [TensorEntry], metadata: [String: String], skipped: [String])
+    ) throws -> Checkpoint {
+        let index = try parse(path: path)
+        let folder = parentFolder(of: path)
+        var files: [MappedFile] = []
+        var tensors: [TensorEntry] = []
+        var owner: [String: String] = [:]
+        var skipped: [String] = []
+        var metadata = index.metadata
+        for shard in index.shards {
+            let shardPath = folder + shard
+            guard fileExists(shardPath) else { throw LocatedError(path: path, ShardedIndexError.missingShard(shard)) }
+            let file = try MappedFile(path: shardPath)
+            let (shardTensors, shardMeta, shardSkipped) = try readShard(file, files.count)
+            files.append(file)
+            for (k, v) in shardMeta where metadata[k] == nil { metadata[k] = v }
+            skipped += shardSkipped.map { "\(shard):\($0)" }
+            for t in shardTensors {
+                if let first = owner[t.name] {
+                    throw LocatedError(path: path, tensor: t.name, ShardedIndexError.tensorInTwoShards(first: first, second: shard))
+                }
+                owner[t.name] = shard
+                tensors.append(t)
+            }
+        }
+        var byName: [String: Int] = [:]
+        for (i, t) in tensors.enumerated() { byName[t.name] = i }
+        var ordered: [TensorEntry] = []
+        ordered.reserveCapacity(tensors.count)
+        let indexed = Dictionary(index.weightMap.map { ($0.tensor, $0.shard) }, uniquingKeysWith: { a, _ in a })
+        for (name, shard) in index.weightMap {
+            guard let actual = owner[name] else {
+                throw LocatedError(path: path, tensor: name, ShardedIndexError.tensorMissingFromShard(shard))
+            }
+            guard actual == shard else {
+                throw LocatedError(path: path, tensor: name, ShardedIndexError.tensorInOtherShard(indexed: shard, found: actual))
+            }
+            ordered.append(tensors[byName[name]!])
+        }
+        for t in tensors where indexed[t.name] == nil {
+            throw LocatedError(path: path, tensor: t.name, ShardedIndexError.tensorNotIndexed(shard: owner[t.name]!))
+        }
+        return Checkpoint(format: format, files: files, metadata: metadata, tensors: ordered,
+                          skippedLeaves: skipped, configPath: configPath)
+    }
+}
+
+/// What can be wrong with a sharded checkpoint's index.
+public enum ShardedIndexError: Error, Equatable, CustomStringConvertible {
+    case tooLarge(Int)
+    case notJSON(JSONError)
+    case notObject(found: String)
+    case badMetadata
+    case missingWeightMap
+    case weightMapNotObject
+    case shardNotString(found: String)
+    case shardOutsideFolder(String)
+    case missingShard(String)
+    case tensorMissingFromShard(String)
+    case tensorInOtherShard(indexed: String, found: String)
+    case tensorInTwoShards(first: String, second: String)
+    case tensorNotIndexed(shard: String)
+
+    public var description: String {
+        switch self {
+        case let .tooLarge(n): "index is \(n) bytes, larger than the \(ShardedIndex.maxIndexSize)-byte limit"
+        case let .notJSON(e): "index is not valid JSON: \(e)"
+        case let .notObject(f): "index must be a JSON object, found \(f)"
+        case .badMetadata: "index 'metadata' must be an object"
+        case .missingWeightMap: "index has no 'weight_map'"
+        case .weightMapNotObject: "index 'weight_map' must be an object of tensor name to shard file"
+        case let .shardNotString(f): "shard name must be a string, found \(f)"
+        case let .shardOutsideFolder(s): "shard '\(s)' is not a file inside the index's folder"
+        case let .missingShard(s): "shard '\(s)' named by the index does not exist"
+        case let .tensorMissingFromShard(s): "listed in the index but absent from shard '\(s)'"
+        case let .tensorInOtherShard(i, f): "the index puts it in '\(i)' but it is in '\(f)'"
+        case let .tensorInTwoShards(a, b): "present in two shards, '\(a)' and '\(b)'"
+        case let .tensorNotIndexed(s): "present in shard '\(s)' but not listed in the index"
+        }
+    }
+}

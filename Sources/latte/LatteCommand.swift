@@ -1,0 +1,26 @@
+import ArgumentParser
+import LatteCore
+
+/// The `latte` root command: each subcommand lives in its own file.
+@main
+struct LatteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "latte",
+        abstract: "Convert, inspect and verify LaTtE-Flow checkpoints.",
+        version: latteVersion,
+        subcommands: [InspectCommand.self]
+    )
+}
+
+/// Runs a command body, turning thrown errors into the contract's one-line
+/// `error: …` on stderr and exit code 1 (usage errors stay with ArgumentParser: 64).
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch {
+        printError("error: \(String(describing: error))")
+        throw ExitCode(1)
+    }
+}
