@@ -124,11 +124,15 @@ public enum JSON {
             default: throw .trailingContent(offset: i)
             }
         }
-        switch scanStructure(UnsafeRawBufferPointer(rebasing: text[0 ..< end])) {
-        case let .duplicate(key): throw .duplicateKey(key)
+        let body = UnsafeRawBufferPointer(rebasing: text[0 ..< end])
+        // json-c merges repeated keys silently; when the text has more keys than json-c's
+        // objects hold members, look for the repeated one (the slow path, on bad input only).
+        let keys: Int
+        switch checkStructure(body) {
         case let .notJSON(what, at): throw .syntax(what, offset: at)
-        case .ok: break
+        case let .ok(count): keys = count
         }
+        if keys != memberCount(obj), let dup = firstDuplicateKey(body) { throw .duplicateKey(dup) }
         return convert(obj)
     }
 
@@ -179,17 +183,64 @@ public enum JSON {
         }
     }
 
-    enum ScanResult { case ok, duplicate(String), notJSON(String, Int) }
+    enum StructureCheck { case ok(keys: Int), notJSON(String, Int) }
 
-    /// Scans text that json-c has already accepted for what json-c lets through and JSON
-    /// does not: a key twice in one object (compared after unescaping), single quotes,
-    /// `NaN`/`Infinity`, raw control characters inside strings.
-    static func scanStructure(_ t: UnsafeRawBufferPointer) -> ScanResult {
+    /// Checks text that json-c has accepted for what json-c lets through and JSON does not
+    /// (single quotes, `NaN`/`Infinity`, raw control characters in strings) and counts the
+    /// object keys, without allocating.
+    static func checkStructure(_ t: UnsafeRawBufferPointer) -> StructureCheck {
+        var keys = 0
+        var i = 0
+        while i < t.count {
+            switch t[i] {
+            case UInt8(ascii: "\""):
+                let start = i
+                i += 1
+                while i < t.count, t[i] != UInt8(ascii: "\"") {
+                    if t[i] < 0x20 { return .notJSON("control character in a string", i) }
+                    i += t[i] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                i += 1
+                var j = i
+                while j < t.count, [0x20, 0x09, 0x0A, 0x0D].contains(t[j]) { j += 1 }
+                if j < t.count, t[j] == UInt8(ascii: ":") { keys += 1 }
+                _ = start
+            case UInt8(ascii: "'"): return .notJSON("single-quoted strings are not JSON", i)
+            case UInt8(ascii: "A") ... UInt8(ascii: "D"), UInt8(ascii: "F") ... UInt8(ascii: "Z"):
+                return .notJSON("NaN and Infinity are not JSON", i)
+            default: i += 1
+            }
+        }
+        return .ok(keys: keys)
+    }
+
+    /// Members of every object in a json-c tree.
+    private static func memberCount(_ o: OpaquePointer?) -> Int {
+        guard let o else { return 0 }
+        switch json_object_get_type(o) {
+        case json_type_array:
+            var n = 0
+            for i in 0 ..< json_object_array_length(o) { n += memberCount(json_object_array_get_idx(o, i)) }
+            return n
+        case json_type_object:
+            var n = Int(json_object_object_length(o))
+            var it = json_object_iter_begin(o)
+            var end = json_object_iter_end(o)
+            while json_object_iter_equal(&it, &end) == 0 {
+                n += memberCount(json_object_iter_peek_value(&it))
+                json_object_iter_next(&it)
+            }
+            return n
+        default: return 0
+        }
+    }
+
+    /// The first key that appears twice in one object, compared after unescaping.
+    static func firstDuplicateKey(_ t: UnsafeRawBufferPointer) -> String? {
         var stack: [(isObject: Bool, keys: Set<String>, expectKey: Bool)] = []
         var i = 0
         while i < t.count {
-            let c = t[i]
-            switch c {
+            switch t[i] {
             case UInt8(ascii: "{"): stack.append((true, [], true)); i += 1
             case UInt8(ascii: "["): stack.append((false, [], false)); i += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"): stack.removeLast(); i += 1
@@ -198,21 +249,15 @@ public enum JSON {
                 i += 1
             case UInt8(ascii: "\""):
                 let (s, next) = readString(t, from: i)
-                if let bad = (i ..< next).first(where: { t[$0] < 0x20 }) {
-                    return .notJSON("control character in a string", bad)
-                }
                 if !stack.isEmpty, stack[stack.count - 1].isObject, stack[stack.count - 1].expectKey {
-                    if !stack[stack.count - 1].keys.insert(s).inserted { return .duplicate(s) }
+                    if !stack[stack.count - 1].keys.insert(s).inserted { return s }
                     stack[stack.count - 1].expectKey = false
                 }
                 i = next
-            case UInt8(ascii: "'"): return .notJSON("single-quoted strings are not JSON", i)
-            case UInt8(ascii: "A") ... UInt8(ascii: "D"), UInt8(ascii: "F") ... UInt8(ascii: "Z"):
-                return .notJSON("NaN and Infinity are not JSON", i)
             default: i += 1
             }
         }
-        return .ok
+        return nil
     }
 
     /// Decodes the string literal starting at the quote at `start`; returns it and the index after it.

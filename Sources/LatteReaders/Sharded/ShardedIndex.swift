@@ -22,7 +22,7 @@ public struct ShardedIndex: Sendable {
         guard file.size <= maxIndexSize else { throw LocatedError(path: path, ShardedIndexError.tooLarge(file.size)) }
         let root: JSONValue
         do { root = try JSON.parse(file.bytes) } catch { throw LocatedError(path: path, ShardedIndexError.notJSON(error)) }
-        guard let members = root.objectValue else { throw LocatedError(path: path, ShardedIndexError.notObject(found: root.typeName)) }
+        guard root.objectValue != nil else { throw LocatedError(path: path, ShardedIndexError.notObject(found: root.typeName)) }
         var metadata: [String: String] = [:]
         if let meta = root["metadata"] {
             guard let kv = meta.objectValue else { throw LocatedError(path: path, ShardedIndexError.badMetadata) }
@@ -34,21 +34,23 @@ public struct ShardedIndex: Sendable {
                 }
             }
         }
-        _ = members
         guard let wm = root["weight_map"] else { throw LocatedError(path: path, ShardedIndexError.missingWeightMap) }
         guard let entries = wm.objectValue else { throw LocatedError(path: path, ShardedIndexError.weightMapNotObject) }
         var weightMap: [(String, String)] = []
         var shards: [String] = []
         var seen = Set<String>()
+        weightMap.reserveCapacity(entries.count)
         for (name, v) in entries {
             guard let shard = v.stringValue else {
                 throw LocatedError(path: path, tensor: name, ShardedIndexError.shardNotString(found: v.typeName))
             }
-            guard isSafeRelativePath(shard) else {
-                throw LocatedError(path: path, tensor: name, ShardedIndexError.shardOutsideFolder(shard))
+            if seen.insert(shard).inserted {
+                guard isSafeRelativePath(shard) else {
+                    throw LocatedError(path: path, tensor: name, ShardedIndexError.shardOutsideFolder(shard))
+                }
+                shards.append(shard)
             }
             weightMap.append((name, shard))
-            if seen.insert(shard).inserted { shards.append(shard) }
         }
         return ShardedIndex(path: path, metadata: metadata, weightMap: weightMap, shards: shards)
     }
