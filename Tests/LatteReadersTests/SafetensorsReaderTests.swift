@@ -66,7 +66,6 @@ func parse(_ bytes: [UInt8]) throws(SafetensorsError) -> SafetensorsReader.Heade
         ("trailing bytes", safetensorsBytes(header: #"{"t": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}"#, data: [0, 0]), .dataSizeMismatch(expected: 1, found: 2)),
         ("missing bytes", safetensorsBytes(header: #"{"t": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]}}"#, data: [0, 0]), .dataSizeMismatch(expected: 4, found: 2)),
         ("missing data_offsets", safetensorsBytes(header: #"{"t": {"dtype": "U8", "shape": [1]}}"#, data: [0]), .missingField(tensor: "t", field: "data_offsets")),
-        ("unknown field", safetensorsBytes(header: #"{"t": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1], "x": 1}}"#, data: [0]), .unknownField(tensor: "t", field: "x")),
         ("entry not an object", safetensorsBytes(header: #"{"t": 3}"#, data: []), .entryNotObject(tensor: "t")),
     ]
 
@@ -83,6 +82,11 @@ func parse(_ bytes: [UInt8]) throws(SafetensorsError) -> SafetensorsReader.Heade
         #expect(throws: Never.self) { try parse(c) }
         let d = safetensorsBytes(header: #"{"a": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}, "b": {"dtype": "U8", "shape": [0], "data_offsets": [1, 0]}}"#, data: [0])
         #expect(throws: SafetensorsError.endBeforeBegin(tensor: "b", begin: 1, end: 0)) { try parse(d) }
+    }
+
+    @Test func extraFieldsInAnEntryAreIgnoredAsTheReferenceDoes() throws {
+        let h = try parse(safetensorsBytes(header: #"{"t": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1], "layout": "strided"}}"#, data: [0]))
+        #expect(h.tensors.map(\.name) == ["t"])
     }
 
     @Test func duplicateTensorNamesAreRefusedExplicitly() {

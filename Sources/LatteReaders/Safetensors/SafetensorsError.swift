@@ -13,7 +13,6 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     case metadataValueNotString(key: String, found: String)
     case entryNotObject(tensor: String)
     case missingField(tensor: String, field: String)
-    case unknownField(tensor: String, field: String)
     case unknownDType(tensor: String, dtype: String)
     case badShape(tensor: String, reason: String)
     case badOffsets(tensor: String, reason: String)
@@ -35,7 +34,6 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
         case let .metadataValueNotString(k, found): "__metadata__ value for '\(k)' must be a string, found \(found)"
         case let .entryNotObject(t): "tensor '\(t)': entry must be an object"
         case let .missingField(t, f): "tensor '\(t)': missing field '\(f)'"
-        case let .unknownField(t, f): "tensor '\(t)': unknown field '\(f)'"
         case let .unknownDType(t, d): "tensor '\(t)': unknown dtype '\(d)'"
         case let .badShape(t, r): "tensor '\(t)': invalid shape: \(r)"
         case let .badOffsets(t, r): "tensor '\(t)': invalid data_offsets: \(r)"

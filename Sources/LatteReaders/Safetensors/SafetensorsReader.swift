@@ -64,7 +64,7 @@ public enum SafetensorsReader {
                 case "dtype": dtypeName = v.stringValue ?? "<\(v.typeName)>"
                 case "shape": shapeValue = v
                 case "data_offsets": offsetsValue = v
-                default: throw .unknownField(tensor: name, field: f)
+                default: continue // the reference implementation ignores other fields
                 }
             }
             guard let dtypeName else { throw .missingField(tensor: name, field: "dtype") }
