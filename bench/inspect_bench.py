@@ -88,7 +88,7 @@ def main():
         ("sharded, 20,000 tensors", sharded, sorted(os.path.join(sharded, f) for f in os.listdir(sharded) if f.endswith(".safetensors"))),
         ("2 GB single file", big, [big]),
     ]
-    print(f"{'case':28} {'python':>9} {'--no-tensors':>13} {'ratio':>6} {'--json':>9} {'ratio':>6}")
+    print(f"{'case':26} {'py in-proc':>10} {'py process':>10} {'--no-tensors':>12} {'ratio':>11} {'--json':>8} {'ratio':>11}")
     for label, path, files in cases:
         # Same answer first: latte's names and shapes equal safe_open's.
         doc = json.loads(latte(["inspect", "--json", path]))
@@ -96,10 +96,13 @@ def main():
         theirs = sorted((k, list(s)) for k, s in python_listing(files))
         assert mine == theirs, f"{label}: latte and safe_open disagree"
         py = median_time(lambda: python_listing(files))
+        script = "import sys; sys.path.insert(0, %r); import inspect_bench as b; b.python_listing(%r)" % (os.path.dirname(os.path.abspath(__file__)), files)
+        pyproc = median_time(lambda: subprocess.run([sys.executable, "-c", script], check=True))
         short = median_time(lambda: latte(["inspect", "--json", "--no-tensors", path]))
         full = median_time(lambda: latte(["inspect", "--json", path]))
-        print(f"{label:28} {py:8.3f}s {short:12.3f}s {short / py:6.2f} {full:8.3f}s {full / py:6.2f}")
-    print("(medians of", REPEAT, "runs; latte runs as a new process each time, python in-process)")
+        print(f"{label:26} {py:9.3f}s {pyproc:9.3f}s {short:11.3f}s {short / py:5.2f}/{short / pyproc:5.2f} {full:7.3f}s {full / py:5.2f}/{full / pyproc:5.2f}")
+    print(f"(medians of {REPEAT} runs; ratios are latte / python in-process and latte / python as a new process,")
+    print(" the way a user runs either; latte always runs as a new process)")
 
 
 if __name__ == "__main__":

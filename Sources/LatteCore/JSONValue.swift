@@ -1,4 +1,7 @@
 import CJSONC
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A parsed JSON document. Objects keep their members in document order.
 public indirect enum JSONValue: Sendable, Equatable {
@@ -75,7 +78,8 @@ public enum JSONError: Error, Equatable, CustomStringConvertible {
     case truncated
     case trailingContent(offset: Int)
     case tooDeep(limit: Int)
-    case duplicateKey(String)
+    /// A key repeated in one object; `depth` 1 is the top-level object.
+    case duplicateKey(String, depth: Int)
 
     public var description: String {
         switch self {
@@ -84,7 +88,7 @@ public enum JSONError: Error, Equatable, CustomStringConvertible {
         case .truncated: "invalid JSON: the text ends early"
         case let .trailingContent(off): "invalid JSON: unexpected content after the value at byte \(off)"
         case let .tooDeep(limit): "invalid JSON: nested deeper than \(limit) levels"
-        case let .duplicateKey(k): "duplicate key \"\(k)\""
+        case let .duplicateKey(k, _): "duplicate key \"\(k)\""
         }
     }
 }
@@ -97,6 +101,13 @@ public enum JSON {
     /// mode with UTF-8 validation), allowing whitespace around the value and refusing
     /// duplicate object keys, which json-c itself would silently merge.
     public static func parse(_ text: UnsafeRawBufferPointer) throws(JSONError) -> JSONValue {
+        let tree = try parseTree(text)
+        return withExtendedLifetime(tree) { tree.root.value }
+    }
+
+    /// Parses like `parse(_:)` but keeps json-c's tree, for readers that walk large
+    /// documents (a safetensors header of 100,000 tensors) without converting them.
+    public static func parseTree(_ text: UnsafeRawBufferPointer) throws(JSONError) -> JSONTree {
         guard let tok = json_tokener_new_ex(Int32(maxDepth)) else { throw .syntax("out of memory", offset: 0) }
         defer { json_tokener_free(tok) }
         json_tokener_set_flags(tok, Int32(JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8))
@@ -115,7 +126,7 @@ public enum JSON {
             default: throw .syntax(String(cString: json_tokener_error_desc(err)), offset: end)
             }
         }
-        defer { json_object_put(obj) }
+        let tree = JSONTree(obj)
         if err == json_tokener_continue { throw .truncated }
         var i = end
         while i < text.count {
@@ -132,8 +143,8 @@ public enum JSON {
         case let .notJSON(what, at): throw .syntax(what, offset: at)
         case let .ok(count): keys = count
         }
-        if keys != memberCount(obj), let dup = firstDuplicateKey(body) { throw .duplicateKey(dup) }
-        return convert(obj)
+        if keys != memberCount(obj), let (dup, depth) = firstDuplicateKey(body) { throw .duplicateKey(dup, depth: depth) }
+        return tree
     }
 
     /// Parses a Swift string (configs, index files read into memory).
@@ -145,7 +156,7 @@ public enum JSON {
         return try result.get()
     }
 
-    private static func convert(_ o: OpaquePointer?) -> JSONValue {
+    fileprivate static func convert(_ o: OpaquePointer?) -> JSONValue {
         guard let o else { return .null }
         switch json_object_get_type(o) {
         case json_type_null: return .null
@@ -236,7 +247,7 @@ public enum JSON {
     }
 
     /// The first key that appears twice in one object, compared after unescaping.
-    static func firstDuplicateKey(_ t: UnsafeRawBufferPointer) -> String? {
+    static func firstDuplicateKey(_ t: UnsafeRawBufferPointer) -> (String, depth: Int)? {
         var stack: [(isObject: Bool, keys: Set<String>, expectKey: Bool)] = []
         var i = 0
         while i < t.count {
@@ -250,7 +261,7 @@ public enum JSON {
             case UInt8(ascii: "\""):
                 let (s, next) = readString(t, from: i)
                 if !stack.isEmpty, stack[stack.count - 1].isObject, stack[stack.count - 1].expectKey {
-                    if !stack[stack.count - 1].keys.insert(s).inserted { return s }
+                    if !stack[stack.count - 1].keys.insert(s).inserted { return (s, stack.count) }
                     stack[stack.count - 1].expectKey = false
                 }
                 i = next
@@ -382,4 +393,73 @@ extension JSONValue {
 private extension String {
     /// Integral doubles print with one decimal (`0.0`, `0.25` stays as is).
     init(format1 d: Double) { self = "\(Int64(d)).0" }
+}
+
+// MARK: - Borrowed views of json-c's tree
+
+/// A parsed json-c document (`json_object_put` on release). Its nodes are valid while it lives.
+public final class JSONTree {
+    fileprivate let object: OpaquePointer
+
+    fileprivate init(_ object: OpaquePointer) { self.object = object }
+
+    deinit { json_object_put(object) }
+
+    /// The root value. Nodes borrow the tree: keep the tree alive while using them.
+    public var root: JSONNode { JSONNode(object: object) }
+}
+
+/// One value in a `JSONTree`, read in place (`json_object_get_*`); no copies until asked.
+public struct JSONNode {
+    fileprivate let object: OpaquePointer?
+
+    /// The value converted to a `JSONValue` (copies).
+    public var value: JSONValue { JSON.convert(object) }
+
+    public var isObject: Bool { json_object_get_type(object) == json_type_object }
+    public var isArray: Bool { json_object_get_type(object) == json_type_array }
+
+    /// A string's bytes compared without building a Swift string.
+    public func stringEquals(_ s: StaticString) -> Bool {
+        guard json_object_get_type(object) == json_type_string else { return false }
+        return Int(json_object_get_string_len(object)) == s.utf8CodeUnitCount
+            && memcmp(json_object_get_string(object), s.utf8Start, s.utf8CodeUnitCount) == 0
+    }
+
+    public var string: String? {
+        guard json_object_get_type(object) == json_type_string else { return nil }
+        let n = Int(json_object_get_string_len(object))
+        return String(decoding: UnsafeRawBufferPointer(start: json_object_get_string(object), count: n), as: UTF8.self)
+    }
+
+    /// An integer member (json-c type int) as Int64; values above `Int64.max` give nil.
+    public var int64: Int64? {
+        guard json_object_get_type(object) == json_type_int else { return nil }
+        let i = json_object_get_int64(object)
+        if i == Int64.max, json_object_get_uint64(object) > UInt64(Int64.max) { return nil }
+        return i
+    }
+
+    public var count: Int {
+        switch json_object_get_type(object) {
+        case json_type_array: json_object_array_length(object)
+        case json_type_object: Int(json_object_object_length(object))
+        default: 0
+        }
+    }
+
+    public subscript(index: Int) -> JSONNode { JSONNode(object: json_object_array_get_idx(object, index)) }
+
+    /// Calls `body` with each member's name (a C string, valid during the call) and value, in order.
+    public func forEachMember<E: Error>(_ body: (UnsafePointer<CChar>, JSONNode) throws(E) -> Void) throws(E) {
+        guard isObject else { return }
+        var it = json_object_iter_begin(object)
+        var end = json_object_iter_end(object)
+        while json_object_iter_equal(&it, &end) == 0 {
+            try body(json_object_iter_peek_name(&it), JSONNode(object: json_object_iter_peek_value(&it)))
+            json_object_iter_next(&it)
+        }
+    }
+
+    public var typeName: String { value.typeName }
 }

@@ -23,7 +23,12 @@ public struct TensorEntry: Sendable, Equatable {
     /// The view's first element, counted in elements from the storage's start.
     public var elementOffset: Int
     /// The view's strides in elements (0 for a dimension made by `expand`).
-    public var strides: [Int]
+    public var strides: [Int] {
+        get { explicitStrides ?? contiguousStrides(of: shape) }
+        set { explicitStrides = newValue == contiguousStrides(of: shape) ? nil : newValue }
+    }
+    /// Strides when they differ from row-major; nil (the common case) saves an array per tensor.
+    private var explicitStrides: [Int]?
     public var byteOrder: ByteOrder
 
     public init(name: String, dtype: DType, shape: [Int], file: Int, storageOffset: Int, storageLength: Int,
@@ -36,7 +41,7 @@ public struct TensorEntry: Sendable, Equatable {
         self.storageLength = storageLength
         self.storageKey = storageKey
         self.elementOffset = elementOffset
-        self.strides = strides ?? contiguousStrides(of: shape)
+        self.explicitStrides = strides.flatMap { $0 == contiguousStrides(of: shape) ? nil : $0 }
         self.byteOrder = byteOrder
     }
 
@@ -51,6 +56,7 @@ public struct TensorEntry: Sendable, Equatable {
     public var isContiguous: Bool {
         if byteOrder == .big && dtype.swapUnit > 1 && elementCount > 0 { return false }
         if elementCount <= 1 { return true }
+        guard let strides = explicitStrides else { return true }
         let expected = contiguousStrides(of: shape)
         for i in shape.indices where shape[i] != 1 && strides[i] != expected[i] { return false }
         return true

@@ -10,9 +10,9 @@ import Testing
     }
 
     @Test func refusesDuplicateKeysEvenWhenEscapedDifferently() {
-        #expect(throws: JSONError.duplicateKey("a")) { try JSON.parse(#"{"a": 1, "a": 2}"#) }
-        #expect(throws: JSONError.duplicateKey("a")) { try JSON.parse(#"{"a": 1, "\u0061": 2}"#) }
-        #expect(throws: JSONError.duplicateKey("k")) { try JSON.parse(#"{"x": {"k": 1, "k": 1}}"#) }
+        #expect(throws: JSONError.duplicateKey("a", depth: 1)) { try JSON.parse(#"{"a": 1, "a": 2}"#) }
+        #expect(throws: JSONError.duplicateKey("a", depth: 1)) { try JSON.parse(#"{"a": 1, "\u0061": 2}"#) }
+        #expect(throws: JSONError.duplicateKey("k", depth: 2)) { try JSON.parse(#"{"x": {"k": 1, "k": 1}}"#) }
         #expect(throws: Never.self) { try JSON.parse(#"{"x": {"k": 1}, "y": {"k": 1}}"#) }
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import LatteCore
 
 /// Reads `.safetensors` files: an 8-byte little-endian header length, a JSON header
@@ -35,49 +38,56 @@ public enum SafetensorsReader {
         let n = Int(declared)
         guard n <= data.count - 8 else { throw .headerOutsideFile(declared: declared, fileSize: data.count) }
         let text = UnsafeRawBufferPointer(rebasing: data[8 ..< 8 + n])
-        let root: JSONValue
+        let tree: JSONTree
         do {
-            root = try JSON.parse(text)
+            tree = try JSON.parseTree(text)
         } catch .invalidUTF8 {
             throw .headerNotUTF8
+        } catch let .duplicateKey(name, depth) where depth == 1 {
+            throw .duplicateTensor(name)
         } catch {
             throw .headerNotJSON(error)
         }
-        guard case let .object(members) = root else { throw .headerNotObject(found: root.typeName) }
+        defer { withExtendedLifetime(tree) {} }
+        let root = tree.root
+        guard root.isObject else { throw .headerNotObject(found: root.typeName) }
 
         var metadata: [String: String] = [:]
         var raw: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
-        raw.reserveCapacity(members.count)
-        for (name, value) in members {
+        raw.reserveCapacity(root.count)
+        // Walks json-c's tree in place: a header of 100,000 tensors is never copied into Swift values.
+        try root.forEachMember { (cName, value) throws(SafetensorsError) in
+            let name = String(cString: cName)
             if name == "__metadata__" {
-                guard case let .object(kv) = value else { throw .metadataNotObject(found: value.typeName) }
-                for (k, v) in kv {
-                    guard let s = v.stringValue else { throw .metadataValueNotString(key: k, found: v.typeName) }
-                    metadata[k] = s
+                guard value.isObject else { throw .metadataNotObject(found: value.typeName) }
+                try value.forEachMember { (k, v) throws(SafetensorsError) in
+                    guard let s = v.string else { throw .metadataValueNotString(key: String(cString: k), found: v.typeName) }
+                    metadata[String(cString: k)] = s
                 }
-                continue
+                return
             }
-            guard case let .object(fields) = value else { throw .entryNotObject(tensor: name) }
-            var dtypeName: String?, shapeValue: JSONValue?, offsetsValue: JSONValue?
-            for (f, v) in fields {
-                switch f {
-                case "dtype": dtypeName = v.stringValue ?? "<\(v.typeName)>"
-                case "shape": shapeValue = v
-                case "data_offsets": offsetsValue = v
-                default: continue // the reference implementation ignores other fields
-                }
+            guard value.isObject else { throw .entryNotObject(tensor: name) }
+            var dtypeNode: JSONNode?, shapeNode: JSONNode?, offsetsNode: JSONNode?
+            value.forEachMember { f, v in
+                if strcmp(f, "dtype") == 0 { dtypeNode = v }
+                else if strcmp(f, "shape") == 0 { shapeNode = v }
+                else if strcmp(f, "data_offsets") == 0 { offsetsNode = v }
+                // Other fields are ignored, as the reference implementation does.
             }
-            guard let dtypeName else { throw .missingField(tensor: name, field: "dtype") }
-            guard let shapeValue else { throw .missingField(tensor: name, field: "shape") }
-            guard let offsetsValue else { throw .missingField(tensor: name, field: "data_offsets") }
+            guard let dtypeNode else { throw .missingField(tensor: name, field: "dtype") }
+            guard let shapeNode else { throw .missingField(tensor: name, field: "shape") }
+            guard let offsetsNode else { throw .missingField(tensor: name, field: "data_offsets") }
+            guard let dtypeName = dtypeNode.string else { throw .unknownDType(tensor: name, dtype: "<\(dtypeNode.typeName)>") }
             guard let dtype = DType(rawValue: dtypeName) else { throw .unknownDType(tensor: name, dtype: dtypeName) }
-            let shape = try parseShape(shapeValue, tensor: name)
-            guard let offs = offsetsValue.arrayValue, offs.count == 2 else {
+            let shape = try parseShape(shapeNode, tensor: name)
+            guard offsetsNode.isArray, offsetsNode.count == 2 else {
                 throw .badOffsets(tensor: name, reason: "expected an array of two integers")
             }
-            guard let begin = offs[0].intValue, let end = offs[1].intValue, begin >= 0, end >= 0 else {
+            guard let b64 = offsetsNode[0].int64, let e64 = offsetsNode[1].int64, b64 >= 0, e64 >= 0 else {
                 throw .badOffsets(tensor: name, reason: "offsets must be non-negative integers")
             }
+            let begin = Int(b64), end = Int(e64)
+            guard end >= begin else { throw .endBeforeBegin(tensor: name, begin: begin, end: end) }
             raw.append((name, dtype, shape, begin, end))
         }
 
@@ -93,7 +103,6 @@ public enum SafetensorsReader {
             guard t.begin == expectedBegin else {
                 throw .offsetsNotContiguous(tensor: t.name, expectedBegin: expectedBegin, found: t.begin)
             }
-            guard t.end >= t.begin else { throw .endBeforeBegin(tensor: t.name, begin: t.begin, end: t.end) }
             guard let count = elementCount(of: t.shape) else { throw .badShape(tensor: t.name, reason: "element count overflows") }
             let needed = t.dtype.byteCount(elements: count)
             guard needed == t.end - t.begin else {
@@ -109,17 +118,19 @@ public enum SafetensorsReader {
         return Header(metadata: metadata, tensors: tensors, dataStart: dataStart)
     }
 
-    private static func parseShape(_ v: JSONValue, tensor: String) throws(SafetensorsError) -> [Int] {
-        guard let dims = v.arrayValue else { throw .badShape(tensor: tensor, reason: "expected an array, found \(v.typeName)") }
+    private static func parseShape(_ v: JSONNode, tensor: String) throws(SafetensorsError) -> [Int] {
+        guard v.isArray else { throw .badShape(tensor: tensor, reason: "expected an array, found \(v.typeName)") }
         var shape: [Int] = []
-        shape.reserveCapacity(dims.count)
-        for d in dims {
-            switch d {
-            case let .int(i) where i >= 0: shape.append(Int(i))
-            case .int: throw .badShape(tensor: tensor, reason: "negative dimension \(d.serialized())")
-            case .uint: throw .badShape(tensor: tensor, reason: "dimension \(d.serialized()) is too large")
-            default: throw .badShape(tensor: tensor, reason: "dimension \(d.serialized()) is not an integer")
+        shape.reserveCapacity(v.count)
+        for i in 0 ..< v.count {
+            let d = v[i]
+            guard let x = d.int64 else {
+                let text = d.value.serialized()
+                if case .uint = d.value { throw .badShape(tensor: tensor, reason: "dimension \(text) is too large") }
+                throw .badShape(tensor: tensor, reason: "dimension \(text) is not an integer")
             }
+            guard x >= 0 else { throw .badShape(tensor: tensor, reason: "negative dimension \(x)") }
+            shape.append(Int(x))
         }
         return shape
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import LatteCore
 
 /// A sharded checkpoint's index (`model.safetensors.index.json` or
@@ -20,39 +23,46 @@ public struct ShardedIndex: Sendable {
     public static func parse(path: String) throws -> ShardedIndex {
         let file = try MappedFile(path: path)
         guard file.size <= maxIndexSize else { throw LocatedError(path: path, ShardedIndexError.tooLarge(file.size)) }
-        let root: JSONValue
-        do { root = try JSON.parse(file.bytes) } catch { throw LocatedError(path: path, ShardedIndexError.notJSON(error)) }
-        guard root.objectValue != nil else { throw LocatedError(path: path, ShardedIndexError.notObject(found: root.typeName)) }
-        var metadata: [String: String] = [:]
-        if let meta = root["metadata"] {
-            guard let kv = meta.objectValue else { throw LocatedError(path: path, ShardedIndexError.badMetadata) }
-            for (k, v) in kv {
-                switch v {
-                case let .string(s): metadata[k] = s
-                case .int, .uint, .double, .bool: metadata[k] = v.serialized()
-                default: continue
+        let tree: JSONTree
+        do { tree = try JSON.parseTree(file.bytes) } catch { throw LocatedError(path: path, ShardedIndexError.notJSON(error)) }
+        return try withExtendedLifetime(tree) {
+            let root = tree.root
+            guard root.isObject else { throw LocatedError(path: path, ShardedIndexError.notObject(found: root.typeName)) }
+            var metadata: [String: String] = [:]
+            var weightMapNode: JSONNode?
+            try root.forEachMember { name, node in
+                if strcmp(name, "weight_map") == 0 { weightMapNode = node }
+                guard strcmp(name, "metadata") == 0 else { return }
+                guard case let .object(kv) = node.value else { throw LocatedError(path: path, ShardedIndexError.badMetadata) }
+                for (k, v) in kv {
+                    switch v {
+                    case let .string(s): metadata[k] = s
+                    case .int, .uint, .double, .bool: metadata[k] = v.serialized()
+                    default: continue
+                    }
                 }
             }
-        }
-        guard let wm = root["weight_map"] else { throw LocatedError(path: path, ShardedIndexError.missingWeightMap) }
-        guard let entries = wm.objectValue else { throw LocatedError(path: path, ShardedIndexError.weightMapNotObject) }
-        var weightMap: [(String, String)] = []
-        var shards: [String] = []
-        var seen = Set<String>()
-        weightMap.reserveCapacity(entries.count)
-        for (name, v) in entries {
-            guard let shard = v.stringValue else {
-                throw LocatedError(path: path, tensor: name, ShardedIndexError.shardNotString(found: v.typeName))
-            }
-            if seen.insert(shard).inserted {
-                guard isSafeRelativePath(shard) else {
-                    throw LocatedError(path: path, tensor: name, ShardedIndexError.shardOutsideFolder(shard))
+            guard let wm = weightMapNode else { throw LocatedError(path: path, ShardedIndexError.missingWeightMap) }
+            guard wm.isObject else { throw LocatedError(path: path, ShardedIndexError.weightMapNotObject) }
+            var weightMap: [(String, String)] = []
+            weightMap.reserveCapacity(wm.count)
+            var shards: [String] = []
+            var seen = Set<String>()
+            try wm.forEachMember { cName, v in
+                let name = String(cString: cName)
+                guard let shard = v.string else {
+                    throw LocatedError(path: path, tensor: name, ShardedIndexError.shardNotString(found: v.typeName))
                 }
-                shards.append(shard)
+                if seen.insert(shard).inserted {
+                    guard isSafeRelativePath(shard) else {
+                        throw LocatedError(path: path, tensor: name, ShardedIndexError.shardOutsideFolder(shard))
+                    }
+                    shards.append(shard)
+                }
+                weightMap.append((name, shard))
             }
-            weightMap.append((name, shard))
+            return ShardedIndex(path: path, metadata: metadata, weightMap: weightMap, shards: shards)
         }
-        return ShardedIndex(path: path, metadata: metadata, weightMap: weightMap, shards: shards)
     }
 
     /// Opens every shard with `readShard` and checks the index against what the shards hold:
