@@ -36,9 +36,15 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	@# A short deterministic fuzz run keeps every fuzz target building and passing.
+	bash fuzz/run.sh --smoke
+
+# Fuzz every parser for FUZZ_SECONDS each (default 60); findings land in fuzz/crashes/.
+fuzz: deps
+	bash fuzz/run.sh
 
 bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

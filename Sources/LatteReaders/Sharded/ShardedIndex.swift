@@ -22,9 +22,14 @@ public struct ShardedIndex: Sendable {
     /// stay inside the index's folder.
     public static func parse(path: String) throws -> ShardedIndex {
         let file = try MappedFile(path: path)
-        guard file.size <= maxIndexSize else { throw LocatedError(path: path, ShardedIndexError.tooLarge(file.size)) }
+        return try parse(bytes: file.bytes, path: path)
+    }
+
+    /// Parses index text already in memory; `path` locates the index in messages.
+    public static func parse(bytes: UnsafeRawBufferPointer, path: String) throws -> ShardedIndex {
+        guard bytes.count <= maxIndexSize else { throw LocatedError(path: path, ShardedIndexError.tooLarge(bytes.count)) }
         let tree: JSONTree
-        do { tree = try JSON.parseTree(file.bytes) } catch { throw LocatedError(path: path, ShardedIndexError.notJSON(error)) }
+        do { tree = try JSON.parseTree(bytes) } catch { throw LocatedError(path: path, ShardedIndexError.notJSON(error)) }
         return try withExtendedLifetime(tree) {
             let root = tree.root
             guard root.isObject else { throw LocatedError(path: path, ShardedIndexError.notObject(found: root.typeName)) }

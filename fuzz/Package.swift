@@ -1,0 +1,19 @@
+// swift-tools-version: 6.1
+// libFuzzer targets over latte's parsers, one executable per parser. Built by `make fuzz`
+// with `-sanitize=fuzzer,address` and the lld linker (toolset.json: gold crashes on
+// libFuzzer's debug info).
+import PackageDescription
+
+let latte = { (product: String) in Target.Dependency.product(name: product, package: "latte") }
+
+let package = Package(
+    name: "latte-fuzz",
+    dependencies: [.package(name: "latte", path: "..")],
+    targets: [
+        .target(name: "FuzzSupport"),
+        .executableTarget(name: "FuzzSafetensors", dependencies: ["FuzzSupport", latte("LatteReaders")]),
+        .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", latte("LatteCore")]),
+        .executableTarget(name: "FuzzShardIndex", dependencies: ["FuzzSupport", latte("LatteReaders")]),
+        .executableTarget(name: "FuzzModelConfig", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteMapper")]),
+    ]
+)

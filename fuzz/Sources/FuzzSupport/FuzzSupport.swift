@@ -1,0 +1,28 @@
+/// libFuzzer's driver (`LLVMFuzzerRunDriver`, compiler-rt): runs the fuzzing loop with our
+/// callback. We call it from `main` because SwiftPM renames an executable's `main`, so
+/// libFuzzer's own `main` is never linked.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
+
+nonisolated(unsafe) private var body: ((UnsafeRawBufferPointer) -> Void)?
+
+/// Runs `test` on every input libFuzzer generates; a thrown error inside is the caller's
+/// business (targets treat errors as normal outcomes), a crash or hang is a finding.
+public func runFuzzer(_ test: @escaping (UnsafeRawBufferPointer) -> Void) -> Never {
+    body = test
+    var argc = CommandLine.argc
+    var argv = CommandLine.unsafeArgv
+    let status = LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+        body!(UnsafeRawBufferPointer(start: data, count: size))
+        return 0
+    }
+    exit(status)
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
