@@ -13,6 +13,11 @@ public struct LayerPattern: Sendable, Equatable, CustomStringConvertible {
     public struct Match: Sendable, Equatable {
         public var layer: Int?
         public var rest: Substring
+
+        public init(layer: Int?, rest: Substring) {
+            self.layer = layer
+            self.rest = rest
+        }
     }
 
     /// Parses `text`; nil when it has more than one placeholder or a brace that is not part of one.

@@ -9,6 +9,11 @@ public enum PlanError: Error, Equatable, CustomStringConvertible {
         /// The canonical name looked for.
         public var name: String
         public var expectedShape: [Int]
+
+        public init(name: String, expectedShape: [Int]) {
+            self.name = name
+            self.expectedShape = expectedShape
+        }
     }
 
     /// A checkpoint tensor that is not part of the model.
@@ -19,6 +24,12 @@ public enum PlanError: Error, Equatable, CustomStringConvertible {
         public var canonical: String?
         /// Why it may be there (e.g. a layer beyond `num_hidden_layers`).
         public var hint: String?
+
+        public init(source: String, canonical: String? = nil, hint: String? = nil) {
+            self.source = source
+            self.canonical = canonical
+            self.hint = hint
+        }
     }
 
     case missing([Missing])
