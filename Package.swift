@@ -39,6 +39,7 @@ let package = Package(
             "LatteCore", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "LatteReadersTests", dependencies: ["LatteReaders"]),
+        .testTarget(name: "LatteMapperTests", dependencies: ["LatteMapper", "LatteCore", "LatteReaders"]),
         // End-to-end: runs the built `latte` executable as users do.
         .testTarget(name: "LatteCLITests", dependencies: ["LatteCore", "latte"]),
     ]

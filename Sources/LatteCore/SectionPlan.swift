@@ -16,11 +16,17 @@ public struct TensorPlacement: Sendable, Equatable, Hashable {
     public var role: String
     /// The decoder layer it belongs to, if any.
     public var layer: Int?
+    /// The tensor's canonical (spec) name when the checkpoint spells it otherwise (a
+    /// checkpoint renamed through a mapping file); nil when the names agree. Placements are
+    /// keyed by the checkpoint's (source) name; a writer stores the tensor under
+    /// `canonicalName ?? source name` so the runtime finds it by the spec's name.
+    public var canonicalName: String?
 
-    public init(section: Section, role: String, layer: Int? = nil) {
+    public init(section: Section, role: String, layer: Int? = nil, canonicalName: String? = nil) {
         self.section = section
         self.role = role
         self.layer = layer
+        self.canonicalName = canonicalName
     }
 
     public var group: Int? { if case let .group(g) = section { g } else { nil } }
@@ -29,6 +35,7 @@ public struct TensorPlacement: Sendable, Equatable, Hashable {
 /// A layout for a `.latte` file: a placement for every tensor, and the plan's JSON (the
 /// `map --json` document), which the writer records in the manifest as is.
 public struct SectionPlan: Sendable {
+    /// Keyed by the tensor's name in the source checkpoint.
     public var placements: [String: TensorPlacement]
     public var planJSON: JSONValue
 

@@ -21,6 +21,15 @@ public struct ModelConfig: Sendable, Equatable {
     public var timeEmbedFrequencyDim: Int
     public var residualAttention: Bool
 
+    /// Largest width, head count, channel count or latent side a config may declare.
+    public static let maxDimension = 1 << 20
+    /// Largest vocabulary a config may declare.
+    public static let maxVocabulary = 1 << 24
+    /// Largest number of layers (and groups) a config may declare.
+    public static let maxLayers = 1 << 12
+    /// Largest patch size a config may declare.
+    public static let maxPatch = 1 << 8
+
     public var headDim: Int { hiddenSize / numAttentionHeads }
     /// M = L / K, the layers of one expert group.
     public var layersPerGroup: Int { numHiddenLayers / numTimestepGroups }
@@ -65,15 +74,19 @@ public struct ModelConfig: Sendable, Equatable {
         numAttentionHeads = try int("num_attention_heads")
         numKeyValueHeads = try int("num_key_value_heads")
         vocabSize = try int("vocab_size")
-        rmsNormEps = try double("rms_norm_eps")
-        ropeTheta = try double("rope_theta")
-        numTimestepGroups = try int("num_timestep_groups")
+        // Defaults as the reference implementation (fixtures/reference/latte_flow.py) fills them.
+        rmsNormEps = try double("rms_norm_eps", default: 1e-6)
+        ropeTheta = try double("rope_theta", default: 10000)
+        numTimestepGroups = json["num_timestep_groups"] == nil ? 1 : try int("num_timestep_groups")
         latentChannels = try int("latent_channels")
         patchSize = try int("patch_size")
         timeEmbedFrequencyDim = try int("time_embed_frequency_dim")
-        guard let ra = json["residual_attention"] else { throw .missing("residual_attention") }
-        guard let raBool = ra.boolValue else { throw .badValue("residual_attention", "must be true or false, found \(ra.serialized())") }
-        residualAttention = raBool
+        if let ra = json["residual_attention"] {
+            guard let raBool = ra.boolValue else { throw .badValue("residual_attention", "must be true or false, found \(ra.serialized())") }
+            residualAttention = raBool
+        } else {
+            residualAttention = true
+        }
         guard let ls = json["latent_size"] else { throw .missing("latent_size") }
         guard let lsa = ls.arrayValue, lsa.count == 2, let h = lsa[0].intValue, let w = lsa[1].intValue, h > 0, w > 0 else {
             throw .badValue("latent_size", "must be [h, w] of positive integers, found \(ls.serialized())")
@@ -93,6 +106,19 @@ public struct ModelConfig: Sendable, Equatable {
 
     /// The relations between fields that the model needs.
     public func validate() throws(ModelConfigError) {
+        // Bounds that keep every shape and parameter count far from Int overflow and every
+        // list the mapper builds (one entry per layer and tensor) small, whatever the file says.
+        let limits: [(String, Int, Int)] = [
+            ("hidden_size", hiddenSize, Self.maxDimension), ("intermediate_size", intermediateSize, Self.maxDimension),
+            ("num_attention_heads", numAttentionHeads, Self.maxDimension), ("num_key_value_heads", numKeyValueHeads, Self.maxDimension),
+            ("vocab_size", vocabSize, Self.maxVocabulary), ("num_hidden_layers", numHiddenLayers, Self.maxLayers),
+            ("num_timestep_groups", numTimestepGroups, Self.maxLayers), ("latent_channels", latentChannels, Self.maxDimension),
+            ("patch_size", patchSize, Self.maxPatch), ("time_embed_frequency_dim", timeEmbedFrequencyDim, Self.maxDimension),
+            ("latent_size", latentSize.max() ?? 0, Self.maxDimension),
+        ]
+        for (name, value, limit) in limits where value > limit {
+            throw .badValue(name, "is \(value), above the supported maximum \(limit)")
+        }
         if numHiddenLayers % numTimestepGroups != 0 {
             throw .groupsDoNotDivideLayers(layers: numHiddenLayers, groups: numTimestepGroups)
         }
