@@ -115,12 +115,21 @@ public enum JSON {
         if text.contains(0) { throw .syntax("NUL byte in text", offset: text.firstIndex(of: 0)!) }
         guard text.count < Int(Int32.max) else { throw .syntax("text too large", offset: 0) }
         guard let base = text.baseAddress?.assumingMemoryBound(to: CChar.self), text.count > 0 else { throw .truncated }
-        let obj = json_tokener_parse_ex(tok, base, Int32(text.count))
-        let err = json_tokener_get_error(tok)
+        var obj = json_tokener_parse_ex(tok, base, Int32(text.count))
+        var err = json_tokener_get_error(tok)
         let end = Int(json_tokener_get_parse_end(tok))
-        guard let obj else {
+        if obj == nil, err == json_tokener_continue {
+            // A bare scalar (`null`, `3`) is only complete once json-c sees the end of input:
+            // a NUL byte is how json-c is told the text is over.
+            var nul: CChar = 0
+            obj = json_tokener_parse_ex(tok, &nul, 1)
+            err = json_tokener_get_error(tok)
+            if obj == nil, err != json_tokener_success { throw .truncated }
+        }
+        // json-c returns NULL both for failures and for a document that is just `null`.
+        if obj == nil, err != json_tokener_success {
             switch err {
-            case json_tokener_continue, json_tokener_success: throw .truncated
+            case json_tokener_continue: throw .truncated
             case json_tokener_error_depth: throw .tooDeep(limit: maxDepth)
             case json_tokener_error_parse_utf8_string: throw .invalidUTF8
             default: throw .syntax(String(cString: json_tokener_error_desc(err)), offset: end)
@@ -399,9 +408,9 @@ private extension String {
 
 /// A parsed json-c document (`json_object_put` on release). Its nodes are valid while it lives.
 public final class JSONTree {
-    fileprivate let object: OpaquePointer
+    fileprivate let object: OpaquePointer?
 
-    fileprivate init(_ object: OpaquePointer) { self.object = object }
+    fileprivate init(_ object: OpaquePointer?) { self.object = object }
 
     deinit { json_object_put(object) }
 

@@ -30,6 +30,12 @@ import Testing
         #expect(throws: JSONError.invalidUTF8) { try badUTF8.withUnsafeBytes { try JSON.parse($0) } }
     }
 
+    @Test func scalarDocuments() throws {
+        #expect(try JSON.parse("null") == .null)
+        #expect(try JSON.parse(" 3 ") == .int(3))
+        #expect(try JSON.parse("\"s\"") == .string("s"))
+    }
+
     @Test func keepsLargeIntegersExact() throws {
         #expect(try JSON.parse("[9223372036854775807]") == .array([.int(Int64.max)]))
         #expect(try JSON.parse("[18446744073709551615]") == .array([.uint(UInt64.max)]))
