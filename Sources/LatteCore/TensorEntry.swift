@@ -25,9 +25,13 @@ public struct TensorEntry: Sendable, Equatable {
     /// The view's strides in elements (0 for a dimension made by `expand`).
     public var strides: [Int]
     public var byteOrder: ByteOrder
+    /// A tensor on torch's `meta` device: dtype and shape only, no bytes anywhere. Its
+    /// storage fields are empty and `Checkpoint.bytes(of:)` refuses it.
+    public var isMeta: Bool
 
     public init(name: String, dtype: DType, shape: [Int], file: Int, storageOffset: Int, storageLength: Int,
-                storageKey: String, elementOffset: Int = 0, strides: [Int]? = nil, byteOrder: ByteOrder = .little) {
+                storageKey: String, elementOffset: Int = 0, strides: [Int]? = nil, byteOrder: ByteOrder = .little,
+                isMeta: Bool = false) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
@@ -38,6 +42,7 @@ public struct TensorEntry: Sendable, Equatable {
         self.elementOffset = elementOffset
         self.strides = strides ?? contiguousStrides(of: shape)
         self.byteOrder = byteOrder
+        self.isMeta = isMeta
     }
 
     /// Number of elements of the logical shape (validated readers guarantee no overflow).
