@@ -38,5 +38,6 @@ let package = Package(
         .testTarget(name: "LatteCoreTests", dependencies: [
             "LatteCore", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
+        .testTarget(name: "LatteReadersTests", dependencies: ["LatteReaders"]),
     ]
 )
