@@ -47,9 +47,10 @@ public struct SHA256: Sendable {
             pending.withUnsafeBytes { compress($0.baseAddress!) }
             pending.removeAll(keepingCapacity: true)
         }
-        while data.count - offset >= 64 {
-            compress(base + offset)
-            offset += 64
+        let whole = (data.count - offset) / 64
+        if whole > 0 {
+            compress(base + offset, blocks: whole)
+            offset += whole * 64
         }
         if offset < data.count {
             pending.append(contentsOf: UnsafeRawBufferPointer(start: base + offset, count: data.count - offset))
@@ -88,40 +89,53 @@ public struct SHA256: Sendable {
         return out
     }
 
+    /// `finalize()` as lowercase hex.
+    public mutating func hexDigest() -> String { SHA256.hex(finalize()) }
+
     @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
-    /// One 64-byte block. The message schedule lives in a 16-word ring on the stack.
-    private mutating func compress(_ p: UnsafeRawPointer) {
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 16) { w in
-            for i in 0 ..< 16 {
-                w[i] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
-            }
-            var a = h.0, b = h.1, c = h.2, d = h.3, e = h.4, f = h.5, g = h.6, hh = h.7
-            SHA256.k.withUnsafeBufferPointer { k in
-                for i in 0 ..< 64 {
-                    let wi: UInt32
-                    if i < 16 {
-                        wi = w[i]
-                    } else {
-                        let w15 = w[(i - 15) & 15], w2 = w[(i - 2) & 15]
-                        let s0 = SHA256.rotr(w15, 7) ^ SHA256.rotr(w15, 18) ^ (w15 >> 3)
-                        let s1 = SHA256.rotr(w2, 17) ^ SHA256.rotr(w2, 19) ^ (w2 >> 10)
-                        wi = w[i & 15] &+ s0 &+ w[(i - 7) & 15] &+ s1
-                        w[i & 15] = wi
+    /// One 64-byte block.
+    private mutating func compress(_ p: UnsafeRawPointer) { compress(p, blocks: 1) }
+
+    /// `blocks` consecutive 64-byte blocks. The state stays in locals across blocks and the
+    /// message schedule lives in a 16-word ring on the stack: this loop is the hot path.
+    private mutating func compress(_ p: UnsafeRawPointer, blocks: Int) {
+        var s0 = h.0, s1 = h.1, s2 = h.2, s3 = h.3, s4 = h.4, s5 = h.5, s6 = h.6, s7 = h.7
+        SHA256.k.withUnsafeBufferPointer { kb in
+            let k = kb.baseAddress!
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 16) { wb in
+                let w = wb.baseAddress!
+                for block in 0 ..< blocks {
+                    let q = p + block * 64
+                    var a = s0, b = s1, c = s2, d = s3, e = s4, f = s5, g = s6, hh = s7
+                    @inline(__always) func round(_ ki: UInt32, _ wi: UInt32) {
+                        let S1 = SHA256.rotr(e, 6) ^ SHA256.rotr(e, 11) ^ SHA256.rotr(e, 25)
+                        let ch = (e & f) ^ (~e & g)
+                        let t1 = hh &+ S1 &+ ch &+ ki &+ wi
+                        let S0 = SHA256.rotr(a, 2) ^ SHA256.rotr(a, 13) ^ SHA256.rotr(a, 22)
+                        let maj = (a & b) ^ (a & c) ^ (b & c)
+                        hh = g; g = f; f = e; e = d &+ t1
+                        d = c; c = b; b = a; a = t1 &+ S0 &+ maj
                     }
-                    let S1 = SHA256.rotr(e, 6) ^ SHA256.rotr(e, 11) ^ SHA256.rotr(e, 25)
-                    let ch = (e & f) ^ (~e & g)
-                    let t1 = hh &+ S1 &+ ch &+ k[i] &+ wi
-                    let S0 = SHA256.rotr(a, 2) ^ SHA256.rotr(a, 13) ^ SHA256.rotr(a, 22)
-                    let maj = (a & b) ^ (a & c) ^ (b & c)
-                    let t2 = S0 &+ maj
-                    hh = g; g = f; f = e; e = d &+ t1
-                    d = c; c = b; b = a; a = t1 &+ t2
+                    for i in 0 ..< 16 {
+                        let wi = UInt32(bigEndian: q.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
+                        w[i] = wi
+                        round(k[i], wi)
+                    }
+                    for i in 16 ..< 64 {
+                        let w15 = w[(i - 15) & 15], w2 = w[(i - 2) & 15]
+                        let x0 = SHA256.rotr(w15, 7) ^ SHA256.rotr(w15, 18) ^ (w15 >> 3)
+                        let x1 = SHA256.rotr(w2, 17) ^ SHA256.rotr(w2, 19) ^ (w2 >> 10)
+                        let wi = w[i & 15] &+ x0 &+ w[(i - 7) & 15] &+ x1
+                        w[i & 15] = wi
+                        round(k[i], wi)
+                    }
+                    s0 &+= a; s1 &+= b; s2 &+= c; s3 &+= d
+                    s4 &+= e; s5 &+= f; s6 &+= g; s7 &+= hh
                 }
             }
-            h.0 &+= a; h.1 &+= b; h.2 &+= c; h.3 &+= d
-            h.4 &+= e; h.5 &+= f; h.6 &+= g; h.7 &+= hh
         }
+        h = (s0, s1, s2, s3, s4, s5, s6, s7)
     }
 
     private static let k: [UInt32] = [

@@ -19,7 +19,7 @@ struct ExpectedFixture: CustomStringConvertible, Sendable {
 
     /// Every fixture of `expected.json` whose format starts with `prefix`.
     static func all(formatPrefix prefix: String) -> [ExpectedFixture] {
-        guard let root = try? Fixtures.json(Fixtures.readers + "expected.json"), let members = root.objectValue else { return [] }
+        guard let root = try? TorchFixtures.json(TorchFixtures.readers + "expected.json"), let members = root.objectValue else { return [] }
         return members.compactMap { path, v in
             guard let format = v["format"]?.stringValue, format.hasPrefix(prefix) else { return nil }
             let tensors = (v["tensors"]?.arrayValue ?? []).map { t in
@@ -34,7 +34,7 @@ struct ExpectedFixture: CustomStringConvertible, Sendable {
     /// Opens the fixture the way `latte inspect` does and compares everything torch reported:
     /// format, tensor names in order, dtypes, shapes, SHA-256 of the contiguous bytes, skipped leaves.
     func check() throws {
-        let c = try CheckpointReader.open(path: Fixtures.readers + path)
+        let c = try CheckpointReader.open(path: TorchFixtures.readers + path)
         #expect(c.format.rawValue == format, "\(path)")
         #expect(c.tensors.map(\.name) == tensors.map(\.name), "\(path)")
         #expect(c.skippedLeaves == skipped, "\(path)")

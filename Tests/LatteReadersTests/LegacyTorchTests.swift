@@ -13,7 +13,7 @@ import LatteCore
     }
 
     @Test func viewsShareTheRootStorage() throws {
-        let c = try CheckpointReader.open(path: Fixtures.readers + "legacy.pt")
+        let c = try CheckpointReader.open(path: TorchFixtures.readers + "legacy.pt")
         let base = try #require(c.tensor(named: "base")), rows = try #require(c.tensor(named: "view_rows"))
         #expect(base.storageKey == rows.storageKey)
         #expect(rows.elementOffset == 4)

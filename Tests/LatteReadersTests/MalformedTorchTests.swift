@@ -32,7 +32,7 @@ import LatteCore
 
     /// The cases of cases.json read by the PyTorch reader or by detection.
     static let cases: [String] = {
-        guard let root = try? Fixtures.json(Fixtures.malformed + "cases.json"), let members = root.objectValue else { return [] }
+        guard let root = try? TorchFixtures.json(TorchFixtures.malformed + "cases.json"), let members = root.objectValue else { return [] }
         return members.compactMap { name, v in
             let reader = v["reader"]?.stringValue ?? ""
             return reader.hasPrefix("pytorch") || reader == "detect" ? name : nil
@@ -46,7 +46,7 @@ import LatteCore
 
     @Test(arguments: cases)
     func refusedWithItsSpecificError(_ name: String) {
-        let path = Fixtures.malformed + name
+        let path = TorchFixtures.malformed + name
         do {
             _ = try CheckpointReader.open(path: path)
             Issue.record("\(name) was accepted")
@@ -61,7 +61,7 @@ import LatteCore
 
     @Test func tensorErrorsNameTheTensor() {
         do {
-            _ = try CheckpointReader.open(path: Fixtures.malformed + "pt_storage_too_large.pt")
+            _ = try CheckpointReader.open(path: TorchFixtures.malformed + "pt_storage_too_large.pt")
         } catch let e as LocatedError {
             #expect(e.tensor == "w")
         } catch { Issue.record("\(error)") }

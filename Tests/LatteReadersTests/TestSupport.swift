@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// Paths of the fixture folders, found from this file: the package root is three levels up.
-enum Fixtures {
+enum TorchFixtures {
     static let root: String = {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)

@@ -13,7 +13,7 @@ import LatteCore
     }
 
     @Test func tiedWeightsShareOneRecord() throws {
-        let c = try CheckpointReader.open(path: Fixtures.readers + "exported.pt2")
+        let c = try CheckpointReader.open(path: TorchFixtures.readers + "exported.pt2")
         let head = try #require(c.tensor(named: "head.weight")), tied = try #require(c.tensor(named: "tied.weight"))
         #expect(head.storageKey == tied.storageKey && head.storageOffset == tied.storageOffset)
         #expect(c.tensor(named: "offset") != nil) // a constant, from data/constants/

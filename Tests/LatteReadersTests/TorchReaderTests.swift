@@ -23,7 +23,7 @@ import LatteCore
     }
 
     @Test func viewsAreMaterializedFromTheirStorage() throws {
-        let c = try CheckpointReader.open(path: Fixtures.readers + "views.pt")
+        let c = try CheckpointReader.open(path: TorchFixtures.readers + "views.pt")
         // base = arange(24).reshape(4, 6): contiguous, handed out from the map.
         let base = try #require(c.tensor(named: "base"))
         #expect(try c.bytes(of: base).isZeroCopy)
@@ -48,7 +48,7 @@ import LatteCore
     }
 
     @Test func sharedStoragesStayTwoTensorsOverOneStorage() throws {
-        let c = try CheckpointReader.open(path: Fixtures.readers + "views.pt")
+        let c = try CheckpointReader.open(path: TorchFixtures.readers + "views.pt")
         let a = try #require(c.tensor(named: "tied_a")), b = try #require(c.tensor(named: "tied_b"))
         #expect(a.storageKey == b.storageKey)
         #expect(a.storageOffset == b.storageOffset)
@@ -60,7 +60,7 @@ import LatteCore
     }
 
     @Test func bigEndianStoragesAreSwappedOnRead() throws {
-        let c = try CheckpointReader.open(path: Fixtures.readers + "big_endian.pt")
+        let c = try CheckpointReader.open(path: TorchFixtures.readers + "big_endian.pt")
         #expect(c.tensors.allSatisfy { $0.byteOrder == .big })
         #expect(floats(try contiguousBytes(c, "f32")) == [1.0, -2.5, .infinity])
         let i64 = try contiguousBytes(c, "i64")
@@ -75,13 +75,13 @@ import LatteCore
     }
 
     @Test func nestedContainersAndSkippedLeaves() throws {
-        let c = try CheckpointReader.open(path: Fixtures.readers + "nested.pt")
+        let c = try CheckpointReader.open(path: TorchFixtures.readers + "nested.pt")
         #expect(c.tensors.map(\.name).contains("state_dict.dec.weight"))
         #expect(c.skippedLeaves == ["epoch", "optimizer_name", "lr", "extra", "pair.1"])
     }
 
     @Test func metaTensorsHaveAShapeAndNoData() throws {
-        let c = try CheckpointReader.open(path: Fixtures.readers + "meta_device.pt")
+        let c = try CheckpointReader.open(path: TorchFixtures.readers + "meta_device.pt")
         let m = try #require(c.tensor(named: "meta_weight"))
         #expect(m.isMeta && m.shape == [2, 3] && m.dtype == .f32)
         #expect(throws: TensorReadError.noData(tensor: "meta_weight")) { try c.bytes(of: m) }
