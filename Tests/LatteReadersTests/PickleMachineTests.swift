@@ -86,6 +86,20 @@ import LatteCore
         #expect(try run(P.proto() + [0x4B, 7, 0x32, 0x86, 0x2E]) { ints($0) } == [7, 7])
     }
 
+    @Test func protocolTwoSpellingsOfSetsBytesAndComplex() throws {
+        // set([1, 2]) as protocol 2 writes it: GLOBAL __builtin__ set, a list, REDUCE.
+        let set = P.proto() + P.global("__builtin__", "set") + [0x5D, 0x28, 0x4B, 1, 0x4B, 2, 0x65, 0x85, 0x52, 0x2E]
+        #expect(try run(set) { v in if case let .set(b) = v { b.items.count } else { -1 } } == 2)
+        // b"\xff\x01" as protocol 2 writes it: _codecs.encode("\u00ff\u0001", "latin1").
+        let enc = P.proto() + P.global("_codecs", "encode") + P.bu("\u{FF}\u{01}") + P.bu("latin1") + [0x86, 0x52, 0x2E]
+        let b: [UInt8] = try run(enc, bytes)
+        #expect(b == [0xFF, 0x01])
+        let cx = P.proto() + P.global("builtins", "complex") + [0x4B, 1, 0x4B, 2, 0x86, 0x52, 0x2E]
+        #expect(try run(cx) { v in if case let .complex(re, im) = v { re == 1 && im == 2 } else { false } })
+        #expect(error(P.proto() + P.global("_codecs", "encode") + P.bu("x") + P.bu("rot13") + [0x86, 0x52, 0x2E])
+            == .badCall(function: "_codecs.encode", reason: "unsupported encoding rot13"))
+    }
+
     @Test func memoSharesMutableContainers() throws {
         // l = []; memo[0] = l; (l, l) then append 1 to l: both tuple items see it.
         let p = P.proto() + [0x5D, 0x71, 0, 0x68, 0, 0x86, 0x68, 0, 0x4B, 1, 0x61, 0x30, 0x2E]

@@ -102,6 +102,28 @@ import LatteCore
         #expect(c.skipped == ["n"])
     }
 
+    @Test func tensorsRebuiltFromTypeAndParametersWithState() throws {
+        // A tensor with attributes: _rebuild_from_type_v2(_rebuild_tensor_v2, torch.Tensor, (args), state).
+        let args = [0x28] + P.tuple([P.bu("storage"), P.global("torch", "FloatStorage"), P.bu("0"), P.bu("cpu"), P.int(2)]) + [0x51]
+            + P.int(0) + P.tuple([P.int(2)]) + P.tuple([P.int(1)]) + [0x89] + P.global("collections", "OrderedDict") + [0x29, 0x52, 0x74]
+        let fromType = P.global("torch._tensor", "_rebuild_from_type_v2") + [0x28] + P.global("torch._utils", "_rebuild_tensor_v2")
+            + P.global("torch", "Tensor") + args + [0x7D] + P.bu("foo") + [0x4B, 1, 0x73, 0x74, 0x52]
+        let withState = P.global("torch._utils", "_rebuild_parameter_with_state") + [0x28]
+            + P.tensor("FloatStorage", key: "0", numel: 2, size: [2], stride: [1]) + [0x88]
+            + P.global("collections", "OrderedDict") + [0x29, 0x52, 0x7D, 0x74, 0x52]
+        try withTorch(torchZip(P.dict([("t", fromType), ("p", withState)]), storages: [("0", f32Bytes([1, 2]))])) { c, contents in
+            #expect(contents.tensors.map(\.name) == ["t", "p"])
+            let t = try contiguousBytes(c, "t")
+            #expect(t == f32Bytes([1, 2]))
+        }
+        // The function given to _rebuild_from_type_v2 must itself be a tensor rebuild function.
+        let sneaky = P.global("torch._tensor", "_rebuild_from_type_v2") + [0x28] + P.global("collections", "OrderedDict")
+            + P.global("torch", "Tensor") + [0x29, 0x7D, 0x74, 0x52]
+        guard case .badCall? = caught({ _ = try readTorch(torchZip(P.dict([("x", sneaky)]))) }) as? PickleError else {
+            Issue.record("a non-tensor function went through _rebuild_from_type_v2"); return
+        }
+    }
+
     @Test func untypedStorageWithExplicitDType() throws {
         // _rebuild_tensor_v3 over an UntypedStorage: numel counts bytes, the dtype is explicit.
         var t = P.global("torch._utils", "_rebuild_tensor_v3") + [0x28]

@@ -601,8 +601,56 @@ private struct TorchCalls {
             guard let type = args[0].stringValue else { throw .badCall(function: f.qualifiedName, reason: "argument 1 must be a string") }
             if args.count == 2, let i = args[1].intValue { return .device("\(type):\(i)") }
             return .device(type)
+        case .set:
+            try need(0 ... 1)
+            if args.isEmpty { return .set(arena.make()) }
+            guard let items = args[0].sequence ?? setItems(args[0]) else {
+                throw .badCall(function: f.qualifiedName, reason: "expects a list, found \(args[0].kind)")
+            }
+            return .set(arena.make(items))
+        case .codecsEncode:
+            try need(1 ... 2)
+            return .bytes(try encode(f, args))
+        case .bytearray:
+            try need(0 ... 2)
+            if args.isEmpty { return .bytes([]) }
+            if args.count == 1, case let .bytes(b) = args[0] { return .bytes(b) }
+            return .bytes(try encode(f, args))
+        case .complex:
+            try need(1 ... 2)
+            func real(_ v: PickleValue) -> Double? {
+                switch v {
+                case let .float(d): d
+                case let .int(i): Double(i)
+                default: nil
+                }
+            }
+            guard let re = real(args[0]), let im = args.count == 2 ? real(args[1]) : 0 else {
+                throw .badCall(function: f.qualifiedName, reason: "expects numbers")
+            }
+            return .complex(re, im)
         case .storageClass, .dtype, .tensorClass:
             throw .notCallable("'\(f.qualifiedName)'")
+        }
+    }
+
+    func setItems(_ v: PickleValue) -> [PickleValue]? { if case let .set(b) = v { b.items } else { nil } }
+
+    /// `_codecs.encode(text, encoding)`: protocol 2's spelling of a bytes object.
+    func encode(_ f: TorchGlobal, _ args: [PickleValue]) throws(PickleError) -> [UInt8] {
+        guard case let .string(text) = args[0] else { throw .badCall(function: f.qualifiedName, reason: "expects a string, found \(args[0].kind)") }
+        let encoding = args.count == 2 ? args[1].stringValue?.lowercased() : "utf-8"
+        switch encoding {
+        case "latin1", "latin-1", "iso-8859-1":
+            var out: [UInt8] = []
+            out.reserveCapacity(text.unicodeScalars.count)
+            for u in text.unicodeScalars {
+                guard u.value <= 0xFF else { throw .badCall(function: f.qualifiedName, reason: "a character beyond Latin-1") }
+                out.append(UInt8(u.value))
+            }
+            return out
+        case "utf-8", "utf8": return Array(text.utf8)
+        default: throw .badCall(function: f.qualifiedName, reason: "unsupported encoding \(encoding ?? "?")")
         }
     }
 
@@ -610,7 +658,7 @@ private struct TorchCalls {
         guard case let .global(f) = cls else { throw .notCallable(cls.kind) }
         guard let args = argsValue.sequence else { throw .badCall(function: f.qualifiedName, reason: "arguments must be a tuple") }
         switch f {
-        case .orderedDict, .size: return try apply(f, args, nestedOK: false)
+        case .orderedDict, .size, .set: return try apply(f, args, nestedOK: false)
         default: throw .notCallable("'\(f.qualifiedName)' through NEWOBJ")
         }
     }

@@ -8,6 +8,7 @@ public indirect enum PickleValue: Sendable {
     /// An integer wider than 64 bits, as little-endian two's-complement bytes (LONG1/LONG4).
     case bigInt([UInt8])
     case float(Double)
+    case complex(Double, Double)
     case string(String)
     case bytes([UInt8])
     /// Lists, tuples, dicts and sets live in reference boxes: pickles mutate containers
@@ -32,6 +33,7 @@ public indirect enum PickleValue: Sendable {
         case .bool: "bool"
         case .int, .bigInt: "int"
         case .float: "float"
+        case .complex: "complex"
         case .string: "str"
         case .bytes: "bytes"
         case .list: "list"

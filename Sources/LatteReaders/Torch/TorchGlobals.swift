@@ -99,6 +99,12 @@ public enum TorchGlobal: Sendable, Equatable {
     case device
     /// `torch.Tensor` or `torch.nn.parameter.Parameter`, as the type argument of `_rebuild_from_type_v2`.
     case tensorClass(String)
+    /// Containers and scalars that protocol 2 can only spell as a call: `set`/`frozenset`,
+    /// `bytearray`, `complex`, and `_codecs.encode` (how Python 3 pickles `bytes` in protocol 2).
+    case set(String)
+    case bytearray(String)
+    case complex(String)
+    case codecsEncode
 
     public var qualifiedName: String {
         switch self {
@@ -113,7 +119,8 @@ public enum TorchGlobal: Sendable, Equatable {
         case let .dtype(t): "torch.\(t.rawValue)"
         case .size: "torch.Size"
         case .device: "torch.device"
-        case let .tensorClass(n): n
+        case let .tensorClass(n), let .set(n), let .bytearray(n), let .complex(n): n
+        case .codecsEncode: "_codecs.encode"
         }
     }
 
@@ -132,6 +139,11 @@ public enum TorchGlobal: Sendable, Equatable {
             throw .quantizedTensor(global: "\(module).\(name)")
         case ("torch._utils", "_rebuild_sparse_tensor"), ("torch._utils", "_rebuild_sparse_csr_tensor"):
             throw .sparseTensor(global: "\(module).\(name)")
+        case ("builtins", "set"), ("__builtin__", "set"), ("builtins", "frozenset"), ("__builtin__", "frozenset"):
+            return .set("\(module).\(name)")
+        case ("builtins", "bytearray"), ("__builtin__", "bytearray"): return .bytearray("\(module).\(name)")
+        case ("builtins", "complex"), ("__builtin__", "complex"): return .complex("\(module).\(name)")
+        case ("_codecs", "encode"): return .codecsEncode
         case ("torch", "Size"): return .size
         case ("torch", "device"): return .device
         case ("torch", "Tensor"), ("torch._tensor", "Tensor"), ("torch.nn.parameter", "Parameter"):
