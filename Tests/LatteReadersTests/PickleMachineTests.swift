@@ -136,6 +136,15 @@ import LatteCore
         #expect(t?.stride == [1, 2])
     }
 
+    @Test func tensorDescriptionFromPreV2Rebuild() throws {
+        // torch < 0.4: _rebuild_tensor(storage, offset, size, stride), no requires_grad or hooks.
+        var p = P.proto() + P.global("torch._utils", "_rebuild_tensor") + [0x28]
+        p += P.tuple([P.bu("storage"), P.global("torch", "DoubleStorage"), P.bu("1"), P.bu("cuda:0"), P.int(3), [0x4E]]) + [0x51]
+        p += P.int(1) + P.tuple([P.int(2)]) + P.tuple([P.int(1)]) + [0x74, 0x52, 0x2E]
+        let t = try run(p) { v -> TensorValue? in if case let .tensor(t) = v { t } else { nil } }
+        #expect(t?.scalarType == .float64 && t?.storageOffset == 1 && t?.size == [2] && t?.storage?.location == "cuda:0")
+    }
+
     @Test func stackGlobalAndAllowlist() throws {
         // STACK_GLOBAL with strings from SHORT_BINUNICODE resolves the same as GLOBAL.
         let sg = P.proto(4) + [0x8C, 5] + Array("torch".utf8) + [0x8C, 7] + Array("float32".utf8) + [0x93, 0x2E]

@@ -554,9 +554,9 @@ private struct TorchCalls {
                 }
             }
             return .dict(b)
-        case .rebuildTensorV2, .rebuildTensorV3:
+        case .rebuildTensor, .rebuildTensorV2, .rebuildTensorV3:
             let isV3 = f == .rebuildTensorV3
-            try need(isV3 ? 7 ... 8 : 6 ... 7)
+            try need(isV3 ? 7 ... 8 : f == .rebuildTensor ? 4 ... 4 : 6 ... 7)
             guard case let .storage(s) = args[0] else { throw .badCall(function: f.qualifiedName, reason: "argument 1 must be a storage, found \(args[0].kind)") }
             guard let offset = args[1].intValue else { throw .badCall(function: f.qualifiedName, reason: "the storage offset must be an integer") }
             let size = try ints(args[2], f, "the size")
@@ -579,7 +579,7 @@ private struct TorchCalls {
         case .rebuildFromTypeV2:
             try need(4 ... 4)
             guard nestedOK, case let .global(inner) = args[0],
-                  [.rebuildTensorV2, .rebuildTensorV3, .rebuildParameter, .rebuildParameterWithState, .rebuildMetaTensorNoStorage].contains(inner)
+                  [.rebuildTensor, .rebuildTensorV2, .rebuildTensorV3, .rebuildParameter, .rebuildParameterWithState, .rebuildMetaTensorNoStorage].contains(inner)
             else { throw .badCall(function: f.qualifiedName, reason: "argument 1 must be a tensor rebuild function, found \(args[0].kind)") }
             guard case .global(.tensorClass) = args[1] else {
                 throw .badCall(function: f.qualifiedName, reason: "argument 2 must be torch.Tensor or Parameter, found \(args[1].kind)")

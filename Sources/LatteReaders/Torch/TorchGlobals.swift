@@ -87,6 +87,8 @@ public enum StorageType: Sendable, Equatable {
 /// ever imported or called.
 public enum TorchGlobal: Sendable, Equatable {
     case orderedDict
+    /// `torch._utils._rebuild_tensor(storage, offset, size, stride)`, written by torch before 0.4.
+    case rebuildTensor
     case rebuildTensorV2
     case rebuildTensorV3
     case rebuildParameter
@@ -109,6 +111,7 @@ public enum TorchGlobal: Sendable, Equatable {
     public var qualifiedName: String {
         switch self {
         case .orderedDict: "collections.OrderedDict"
+        case .rebuildTensor: "torch._utils._rebuild_tensor"
         case .rebuildTensorV2: "torch._utils._rebuild_tensor_v2"
         case .rebuildTensorV3: "torch._utils._rebuild_tensor_v3"
         case .rebuildParameter: "torch._utils._rebuild_parameter"
@@ -129,6 +132,7 @@ public enum TorchGlobal: Sendable, Equatable {
     public static func resolve(module: String, name: String) throws(PickleError) -> TorchGlobal {
         switch (module, name) {
         case ("collections", "OrderedDict"): return .orderedDict
+        case ("torch._utils", "_rebuild_tensor"): return .rebuildTensor
         case ("torch._utils", "_rebuild_tensor_v2"): return .rebuildTensorV2
         case ("torch._utils", "_rebuild_tensor_v3"): return .rebuildTensorV3
         case ("torch._utils", "_rebuild_parameter"): return .rebuildParameter
