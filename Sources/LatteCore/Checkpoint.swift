@@ -46,6 +46,7 @@ public final class Checkpoint: @unchecked Sendable {
     /// The tensor's bytes, contiguous, row-major, little-endian: a zero-copy slice of the
     /// map when the stored view is already that, otherwise a materialized copy.
     public func bytes(of entry: TensorEntry) throws -> TensorBytes {
+        guard !entry.isMeta else { throw TensorReadError.noData(tensor: entry.name) }
         let file = files[entry.file]
         try file.checkUnchanged()
         guard let storage = file.slice(entry.storageOffset, entry.storageLength) else {
@@ -146,11 +147,13 @@ public struct TensorBytes: @unchecked Sendable {
 public enum TensorReadError: Error, Equatable, CustomStringConvertible {
     case storageOutsideFile(tensor: String, path: String)
     case stridedSubByte(tensor: String)
+    case noData(tensor: String)
 
     public var description: String {
         switch self {
         case let .storageOutsideFile(t, p): "\(p): tensor '\(t)': its storage lies outside the file"
         case let .stridedSubByte(t): "tensor '\(t)': a strided view of a sub-byte dtype cannot be read"
+        case let .noData(t): "tensor '\(t)': a meta-device tensor has a shape but no data"
         }
     }
 }

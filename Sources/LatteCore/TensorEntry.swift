@@ -30,9 +30,13 @@ public struct TensorEntry: Sendable, Equatable {
     /// Strides when they differ from row-major; nil (the common case) saves an array per tensor.
     private var explicitStrides: [Int]?
     public var byteOrder: ByteOrder
+    /// A tensor on torch's `meta` device: dtype and shape only, no bytes anywhere. Its
+    /// storage fields are empty and `Checkpoint.bytes(of:)` refuses it.
+    public var isMeta: Bool
 
     public init(name: String, dtype: DType, shape: [Int], file: Int, storageOffset: Int, storageLength: Int,
-                storageKey: String, elementOffset: Int = 0, strides: [Int]? = nil, byteOrder: ByteOrder = .little) {
+                storageKey: String, elementOffset: Int = 0, strides: [Int]? = nil, byteOrder: ByteOrder = .little,
+                isMeta: Bool = false) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
@@ -43,6 +47,7 @@ public struct TensorEntry: Sendable, Equatable {
         self.elementOffset = elementOffset
         self.explicitStrides = strides.flatMap { $0 == contiguousStrides(of: shape) ? nil : $0 }
         self.byteOrder = byteOrder
+        self.isMeta = isMeta
     }
 
     /// Number of elements of the logical shape (validated readers guarantee no overflow).

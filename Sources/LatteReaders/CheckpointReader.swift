@@ -69,11 +69,20 @@ public enum CheckpointReader {
     public static func detect(bytes b: UnsafeRawBufferPointer) -> Kind {
         func starts(with prefix: [UInt8]) -> Bool { b.count >= prefix.count && zip(b, prefix).allSatisfy { $0 == $1 } }
         if starts(with: Array("version https://git-lfs.github.com/spec/".utf8)) { return .gitLFSPointer }
+        // Zip archives (torch.save, torch.export, TorchScript; TorchReader tells them apart).
         if starts(with: [0x50, 0x4B, 0x03, 0x04]) || starts(with: [0x50, 0x4B, 0x05, 0x06]) { return .zipArchive }
-        // Legacy torch.save: a protocol-2 pickle whose first value is the LONG1 magic number.
-        if starts(with: [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]) {
-            return .pytorchLegacy
+        // Safetensors before pickles: a header length of 0x0280..0x05FF bytes also starts with
+        // 0x80 0x02..0x05. A plausible length followed by '{' settles it.
+        if b.count >= 9 {
+            let n = b.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
+            if n > 0, n <= UInt64(b.count - 8) {
+                var j = 8
+                while j < b.count, [0x20, 0x09, 0x0A, 0x0D].contains(b[j]) { j += 1 }
+                if j < b.count, b[j] == UInt8(ascii: "{") { return .safetensors }
+            }
         }
+        // Legacy torch.save: a pickle (protocol 2 and up) whose first value should be the
+        // LONG1 magic number; the legacy reader checks it and says so when it is not.
         if starts(with: [0x80]) && b.count > 1 && b[1] >= 2 && b[1] <= 5 { return .pytorchLegacy }
         var i = 0
         while i < b.count, [0x20, 0x09, 0x0A, 0x0D].contains(b[i]) { i += 1 }

@@ -1,0 +1,112 @@
+/// A value built by the pickle machine. Only data and symbolic stand-ins exist here:
+/// a global is a name from the allowlist, a tensor is a description of a view over a
+/// storage, and nothing can be called.
+public indirect enum PickleValue: Sendable {
+    case none
+    case bool(Bool)
+    case int(Int)
+    /// An integer wider than 64 bits, as little-endian two's-complement bytes (LONG1/LONG4).
+    case bigInt([UInt8])
+    case float(Double)
+    case complex(Double, Double)
+    case string(String)
+    case bytes([UInt8])
+    /// Lists, tuples, dicts and sets live in reference boxes: pickles mutate containers
+    /// after memoizing them, and every memo reference must see those mutations.
+    case list(PickleBox)
+    case tuple(PickleBox)
+    case dict(PickleBox)
+    case set(PickleBox)
+    /// An allowlisted global (a class, function or dtype object), never resolved to code.
+    case global(TorchGlobal)
+    /// A storage named by a persistent id.
+    case storage(StorageRef)
+    /// A tensor: a view over a storage (or a meta tensor without one).
+    case tensor(TensorValue)
+    /// A `torch.device`.
+    case device(String)
+
+    /// A short name of the value's kind, for messages.
+    public var kind: String {
+        switch self {
+        case .none: "None"
+        case .bool: "bool"
+        case .int, .bigInt: "int"
+        case .float: "float"
+        case .complex: "complex"
+        case .string: "str"
+        case .bytes: "bytes"
+        case .list: "list"
+        case .tuple: "tuple"
+        case .dict(let b): b.isOrderedDict ? "OrderedDict" : "dict"
+        case .set: "set"
+        case let .global(g): "global '\(g.qualifiedName)'"
+        case .storage: "storage"
+        case .tensor: "tensor"
+        case .device: "torch.device"
+        }
+    }
+
+    var intValue: Int? { if case let .int(i) = self { i } else if case let .bool(b) = self { b ? 1 : 0 } else { nil } }
+
+    var stringValue: String? {
+        switch self {
+        case let .string(s): s
+        // Python 2 pickles (legacy files written by Python 2) hold ASCII byte strings.
+        case let .bytes(b): String(decoding: b, as: UTF8.self)
+        default: nil
+        }
+    }
+
+    /// The items of a tuple or list.
+    var sequence: [PickleValue]? {
+        switch self {
+        case let .tuple(b), let .list(b): b.items
+        default: nil
+        }
+    }
+}
+
+/// A mutable container shared by every reference to it (list, tuple, dict or set).
+///
+/// The machine keeps all boxes in an arena and empties them when it is done, so that
+/// reference cycles (a list appended to itself) and deep chains are freed without
+/// recursion.
+public final class PickleBox: @unchecked Sendable {
+    /// Items of a list, tuple or set.
+    public var items: [PickleValue] = []
+    /// Entries of a dict, in insertion order.
+    public var entries: [(key: PickleValue, value: PickleValue)] = []
+    /// A `collections.OrderedDict` rather than a plain dict.
+    public var isOrderedDict = false
+
+    init(items: [PickleValue] = []) { self.items = items }
+}
+
+/// The storage half of a persistent id `('storage', StorageType, key, location, numel[, view])`.
+public struct StorageRef: Sendable, Equatable {
+    public var type: StorageType
+    public var key: String
+    public var location: String
+    /// Elements of `type` (bytes for an untyped storage).
+    public var numel: Int
+    /// Legacy files: a view of the root storage `(view_key, offset, size)` in elements.
+    public var view: (key: String, offset: Int, size: Int)?
+
+    public static func == (a: StorageRef, b: StorageRef) -> Bool {
+        a.type == b.type && a.key == b.key && a.location == b.location && a.numel == b.numel
+            && a.view?.key == b.view?.key && a.view?.offset == b.view?.offset && a.view?.size == b.view?.size
+    }
+}
+
+/// A tensor as `torch._utils._rebuild_tensor_v2/v3` would rebuild it, described, not built.
+public struct TensorValue: Sendable, Equatable {
+    /// nil for a meta tensor (`_rebuild_meta_tensor_no_storage`), which has no data.
+    public var storage: StorageRef?
+    /// The element type: the storage's, or the explicit dtype of `_rebuild_tensor_v3`.
+    public var scalarType: TorchScalarType
+    /// Offset of the first element, in elements.
+    public var storageOffset: Int
+    public var size: [Int]
+    public var stride: [Int]
+}
