@@ -14,6 +14,9 @@ let package = Package(
         .executableTarget(name: "FuzzSafetensors", dependencies: ["FuzzSupport", latte("LatteReaders")]),
         .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", latte("LatteCore")]),
         .executableTarget(name: "FuzzShardIndex", dependencies: ["FuzzSupport", latte("LatteReaders")]),
+        .executableTarget(name: "FuzzZip", dependencies: ["FuzzSupport", latte("LatteReaders")]),
+        .executableTarget(name: "FuzzPickle", dependencies: ["FuzzSupport", latte("LatteReaders")]),
+        .executableTarget(name: "FuzzTorchFile", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteReaders")]),
         .executableTarget(name: "FuzzModelConfig", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteMapper")]),
     ]
 )

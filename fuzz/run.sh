@@ -19,16 +19,34 @@ seeds() {
     FuzzJSON) ls "$ROOT"/fixtures/models/*/config.json "$ROOT"/fixtures/readers/*/*.index.json "$ROOT"/schemas/*.json ;;
     FuzzShardIndex) find "$ROOT/fixtures" -name "*.index.json" ;;
     FuzzModelConfig) ls "$ROOT"/fixtures/models/*/config.json ;;
+    FuzzZip|FuzzTorchFile) ls "$ROOT"/fixtures/readers/*.pt "$ROOT"/fixtures/readers/*.pt2 "$ROOT"/fixtures/malformed/*.pt ;;
+    FuzzPickle)
+      # The pickles inside the zip fixtures, and the legacy files (a pickle stream from byte 0).
+      python3 - "$TMPDIR_SEEDS" "$ROOT"/fixtures/readers/*.pt <<'PY'
+import sys, zipfile
+for i, f in enumerate(sys.argv[2:]):
+    if zipfile.is_zipfile(f):
+        with zipfile.ZipFile(f) as z:
+            for n in z.namelist():
+                if n.endswith("data.pkl"):
+                    open(f"{sys.argv[1]}/pkl{i}", "wb").write(z.read(n))
+    else:
+        open(f"{sys.argv[1]}/legacy{i}", "wb").write(open(f, "rb").read())
+PY
+      ls "$TMPDIR_SEEDS"/* ;;
   esac
 }
 dict() {
   case "$1" in
     FuzzJSON|FuzzShardIndex|FuzzModelConfig|FuzzSafetensors) echo "-dict=dicts/json.dict" ;;
+    FuzzPickle|FuzzTorchFile) echo "-dict=dicts/pickle.dict" ;;
   esac
 }
 
 status=0
-for target in FuzzSafetensors FuzzJSON FuzzShardIndex FuzzModelConfig; do
+TARGETS=(FuzzSafetensors FuzzJSON FuzzShardIndex FuzzModelConfig FuzzZip FuzzPickle FuzzTorchFile)
+for target in "${TARGETS[@]}"; do
+  TMPDIR_SEEDS=$(mktemp -d)
   work="corpus/$target"
   mkdir -p "$work"
   seed_dir=$(mktemp -d)
@@ -45,6 +63,6 @@ for target in FuzzSafetensors FuzzJSON FuzzShardIndex FuzzModelConfig; do
   else
     echo "fuzz $target: FINDING (see fuzz/crashes/)"; tail -30 "$log"; status=1
   fi
-  rm -rf "$seed_dir" "$log"
+  rm -rf "$seed_dir" "$log" "$TMPDIR_SEEDS"
 done
 exit $status
