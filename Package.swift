@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "LatteCore", targets: ["LatteCore"]),
         .library(name: "LatteReaders", targets: ["LatteReaders"]),
         .library(name: "LatteMapper", targets: ["LatteMapper"]),
+        .library(name: "LatteRuntime", targets: ["LatteRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,17 +27,24 @@ let package = Package(
         .target(name: "LatteReaders", dependencies: ["LatteCore"]),
         // The timestep-expert mapper: config, layers to groups, residual-attention gates.
         .target(name: "LatteMapper", dependencies: ["LatteCore", "LatteReaders"]),
+        // Elementwise float kernels (exp-based activations, softmax) in C, vectorized by clang.
+        .target(name: "CLatteKernels"),
+        // The LaTtE-Flow runtime: context prefill, group-lazy timestep experts, Euler sampling.
+        .target(name: "LatteRuntime", dependencies: ["LatteCore", "LatteReaders", "LatteMapper", "COpenBLAS", "CLatteKernels"]),
         // The command line: thin, all logic lives in the libraries above.
         .executableTarget(
             name: "latte",
             dependencies: [
-                "LatteCore", "LatteReaders", "LatteMapper",
+                "LatteCore", "LatteReaders", "LatteMapper", "LatteRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "LatteCoreTests", dependencies: [
             "LatteCore", .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
+        .testTarget(name: "LatteRuntimeTests", dependencies: [
+            "LatteRuntime", "LatteCore", "LatteReaders", "LatteMapper",
         ]),
     ]
 )
