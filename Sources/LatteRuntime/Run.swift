@@ -147,7 +147,7 @@ public enum LatteRun {
     /// `x_t` is given); `context_hidden` always. Outputs in that order: sample, velocity,
     /// context_hidden. Guidance (cfgScale != 1) without `uncond_ids` is a usage error.
     public static func execute(model: LatteModel, inputs: RunInputs, steps: Int = 40, cfgScale: Float = 1,
-                               onStep: ((Int, Double, Int, Double) -> Void)? = nil) throws -> (outputs: [OutputTensor], timings: RunTimings) {
+                               onStep: ((_ step: Int, _ t: Double, _ group: Int, _ seconds: Double, _ groupReadSeconds: Double) -> Void)? = nil) throws -> (outputs: [OutputTensor], timings: RunTimings) {
         let cfg = model.config
         guard steps >= 1 else { throw RuntimeError.usage("--steps must be at least 1, found \(steps)") }
         guard cfgScale.isFinite else { throw RuntimeError.usage("--cfg-scale must be a finite number") }
@@ -168,13 +168,14 @@ public enum LatteRun {
         let c = cfg.latentChannels, h = cfg.latentSize[0], w = cfg.latentSize[1]
         if let noise = inputs.noise {
             let loadBefore = model.groupLoadSeconds
-            var last = monotonicSeconds()
+            var last = monotonicSeconds(), lastLoad = loadBefore
             let z = try model.sample(noise: noise, steps: steps, cfgScale: cfgScale, context: states[0],
                                      uncond: guided ? states[1] : nil) { i, t, g in
                 let now = monotonicSeconds()
                 timings.stepSeconds.append(now - last)
-                onStep?(i, t, g, now - last)
+                onStep?(i, t, g, now - last, model.groupLoadSeconds - lastLoad)
                 last = now
+                lastLoad = model.groupLoadSeconds
             }
             timings.sampleSteps = steps
             timings.groupLoadSeconds = model.groupLoadSeconds - loadBefore

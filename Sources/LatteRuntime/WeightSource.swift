@@ -1,5 +1,11 @@
 import LatteCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Where the runtime gets its weights: by name, decoded to float32, one tensor at a time.
 ///
 /// The runtime asks for the replica layers of timestep group k only when a step of group k
@@ -115,13 +121,30 @@ extension Float {
 
 /// Weights read from an opened checkpoint (safetensors, sharded or any reader's output):
 /// the bytes stay in the memory map and only the tensors asked for are decoded.
+///
+/// After decoding a tensor that is a slice of the map, its whole pages are handed back to
+/// the kernel (`madvise(MADV_DONTNEED)`, the map is read-only and private, so they are
+/// simply re-read from the file if ever touched again): the process keeps the float32 copy
+/// only, and weights read once (the context model, read layer by layer during a prefill)
+/// do not stay in its resident set.
 public final class CheckpointWeightSource: WeightSource, @unchecked Sendable {
     public let checkpoint: Checkpoint
-    private let path: String
+    /// Whether to release the file pages of a tensor once it is decoded.
+    public var releasesPagesAfterReading: Bool
 
-    public init(_ checkpoint: Checkpoint) {
+    public init(_ checkpoint: Checkpoint, releasesPagesAfterReading: Bool = true) {
         self.checkpoint = checkpoint
-        self.path = checkpoint.files.first?.path ?? "<weights>"
+        self.releasesPagesAfterReading = releasesPagesAfterReading
+    }
+
+    private func release(_ raw: UnsafeRawBufferPointer) {
+        guard releasesPagesAfterReading, let base = raw.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + raw.count) / page * page
+        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(p, end - start, Int32(MADV_DONTNEED))
     }
 
     public func shape(_ name: String) -> [Int]? { checkpoint.tensor(named: name)?.shape }
@@ -143,6 +166,7 @@ public final class CheckpointWeightSource: WeightSource, @unchecked Sendable {
         let bytes = try checkpoint.bytes(of: e)
         try bytes.withUnsafeBytes { raw in
             try FloatDecoding.decode(raw, dtype: e.dtype, count: e.elementCount, into: base, tensor: name)
+            if bytes.isZeroCopy { release(raw) }
         }
     }
 

@@ -57,8 +57,8 @@ struct RunCommand: ParsableCommand {
             }
             let result: (outputs: [OutputTensor], timings: RunTimings)
             do {
-                result = try LatteRun.execute(model: latte, inputs: runInputs, steps: steps, cfgScale: cfgScale) { i, t, g, secs in
-                    if verbose { printError("step \(i) t=\(t) group \(g): \(secs) s") }
+                result = try LatteRun.execute(model: latte, inputs: runInputs, steps: steps, cfgScale: cfgScale) { i, t, g, secs, read in
+                    if verbose { printError("step \(i) t=\(t) group \(g): \(secs) s (group read \(read) s)") }
                 }
             } catch let e as RuntimeError {
                 if case .usage = e {
