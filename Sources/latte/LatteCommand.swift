@@ -1,5 +1,6 @@
 import ArgumentParser
 import LatteCore
+import LatteRuntime
 
 /// The `latte` root command: each subcommand lives in its own file.
 @main
@@ -10,6 +11,12 @@ struct LatteCommand: ParsableCommand {
         version: latteVersion,
         subcommands: [InspectCommand.self, RunCommand.self]
     )
+
+    static func main() {
+        // `run` does its matrix products in OpenBLAS: make sure its kernels fit the CPU.
+        if CommandLine.arguments.dropFirst().first == "run" { BLASTuning.reexecWithFittingKernelsIfNeeded() }
+        main(nil)
+    }
 }
 
 /// Runs a command body, turning thrown errors into the contract's one-line

@@ -70,6 +70,7 @@ struct RunCommand: ParsableCommand {
             }
             try OutputWriter.write(result.outputs, to: output)
             for line in result.timings.summary.split(separator: "\n") { printError(String(line)) }
+            printError("blas: OpenBLAS \(BLASTuning.coreName) kernels, \(BLASTuning.threads) threads")
         }
     }
 }
