@@ -1,5 +1,9 @@
 #include "latte_kernels.h"
 
+// The vector helpers below are always inlined into each target-specific variant, so the
+// by-value vector ABI they would otherwise have never applies.
+#pragma clang diagnostic ignored "-Wpsabi"
+
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 
@@ -113,6 +117,59 @@ INLINE void exp_body(const float *x, float *y, int64_t n) {
     if (j < n) store_partial(y + j, vexp(load_partial(x + j, n - j, 0)), n - j);
 }
 
+INLINE void bf16_body(const uint16_t *src, float *dst, int64_t n) {
+    uint32_t *d = (uint32_t *)dst;
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t b;
+        __builtin_memcpy(&b, src + i, 2);
+        d[i] = (uint32_t)b << 16;
+    }
+}
+
+// Bit-exact binary16 -> binary32 without hardware help (the baseline path).
+INLINE float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
+    if (exp == 0x1F) {
+        bits = sign | 0x7F800000u | (mant << 13);
+    } else if (exp == 0) {
+        float m = (float)mant * 5.9604644775390625e-8f; // mant * 2^-24, exact
+        __builtin_memcpy(&bits, &m, 4);
+        bits |= sign;
+    } else {
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    }
+    float f;
+    __builtin_memcpy(&f, &bits, 4);
+    return f;
+}
+
+INLINE void f16_soft_body(const uint16_t *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t b;
+        __builtin_memcpy(&b, src + i, 2);
+        dst[i] = half_to_float(b);
+    }
+}
+
+typedef uint16_t v16h_bits __attribute__((vector_size(32)));
+typedef _Float16 v16h __attribute__((vector_size(32)));
+
+// With F16C the conversion is one instruction per 8 or 16 values, exact.
+INLINE void f16_hw_body(const uint16_t *src, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16h h;
+        __builtin_memcpy(&h, src + i, 32);
+        v16f f = __builtin_convertvector(h, v16f);
+        __builtin_memcpy(dst + i, &f, 64);
+    }
+    for (; i < n; i++) {
+        uint16_t b;
+        __builtin_memcpy(&b, src + i, 2);
+        dst[i] = half_to_float(b);
+    }
+}
+
 #define VARIANTS(name, params, args)                                                   \
     __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body args; } \
     __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; }  \
@@ -123,6 +180,10 @@ VARIANTS(silu_mul, (const float *gu, int64_t ld_gu, float *out, int64_t ld_out, 
 VARIANTS(softmax, (float *s, int64_t rows, int64_t cols, int64_t ld, int64_t causal_first),
          (s, rows, cols, ld, causal_first))
 VARIANTS(exp, (const float *x, float *y, int64_t n), (x, y, n))
+VARIANTS(bf16, (const uint16_t *src, float *dst, int64_t n), (src, dst, n))
+
+__attribute__((target("avx512f,f16c"))) static void f16_avx512(const uint16_t *src, float *dst, int64_t n) { f16_hw_body(src, dst, n); }
+__attribute__((target("avx2,fma,f16c"))) static void f16_avx2(const uint16_t *src, float *dst, int64_t n) { f16_hw_body(src, dst, n); }
 
 int lk_isa_level(void) {
     static volatile int level = 0;
@@ -154,5 +215,22 @@ void lk_exp(const float *x, float *y, int64_t n) {
     case 3: exp_avx512(x, y, n); break;
     case 2: exp_avx2(x, y, n); break;
     default: exp_base(x, y, n);
+    }
+}
+
+void lk_bf16_to_f32(const uint16_t *src, float *dst, int64_t n) {
+    switch (lk_isa_level()) {
+    case 3: bf16_avx512(src, dst, n); break;
+    case 2: bf16_avx2(src, dst, n); break;
+    default: bf16_base(src, dst, n);
+    }
+}
+
+void lk_f16_to_f32(const uint16_t *src, float *dst, int64_t n) {
+    int level = lk_isa_level();
+    if (level >= 2 && __builtin_cpu_supports("f16c")) {
+        if (level == 3) f16_avx512(src, dst, n); else f16_avx2(src, dst, n);
+    } else {
+        f16_soft_body(src, dst, n);
     }
 }

@@ -12,10 +12,19 @@ final class FloatBuffer: @unchecked Sendable {
     let count: Int
     let p: UnsafeMutablePointer<Float>
 
+    /// A zero-filled buffer.
     init(_ count: Int) {
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         p = raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
+    }
+
+    /// A buffer the caller fills completely before reading (weights: no zeroing pass over
+    /// memory that decoding overwrites anyway).
+    init(uninitialized count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        p = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
     deinit { p.deallocate() }

@@ -1,3 +1,4 @@
+import CLatteKernels
 import LatteCore
 
 #if canImport(Glibc)
@@ -80,6 +81,12 @@ public enum FloatDecoding {
             #if _endian(big)
             for i in 0 ..< count { destination[i] = Float(bitPattern: UInt32(littleEndian: destination[i].bitPattern)) }
             #endif
+        #if _endian(little)
+        case .bf16:
+            lk_bf16_to_f32(base.assumingMemoryBound(to: UInt16.self), destination, Int64(count))
+        case .f16:
+            lk_f16_to_f32(base.assumingMemoryBound(to: UInt16.self), destination, Int64(count))
+        #else
         case .bf16:
             for i in 0 ..< count {
                 let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
@@ -90,6 +97,7 @@ public enum FloatDecoding {
                 let bits = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
                 destination[i] = Float(halfBits: bits)
             }
+        #endif
         case .f64:
             for i in 0 ..< count {
                 let bits = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))

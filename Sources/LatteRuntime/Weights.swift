@@ -110,7 +110,7 @@ struct Loader {
     }
 
     func tensor(_ name: String, _ shape: [Int]) throws -> FloatBuffer {
-        let b = FloatBuffer(elementCount(of: shape) ?? 0)
+        let b = FloatBuffer(uninitialized: elementCount(of: shape) ?? 0)
         try read(name, shape, into: b)
         return b
     }
@@ -129,8 +129,8 @@ final class DecoderWeights: @unchecked Sendable {
     init(_ prefix: String, _ ld: Loader) throws {
         let d = ld.dims
         inputNorm = try ld.tensor("\(prefix).input_layernorm.weight", [d.d])
-        qkvW = FloatBuffer(d.qkvDim * d.d)
-        qkvB = FloatBuffer(d.qkvDim)
+        qkvW = FloatBuffer(uninitialized: d.qkvDim * d.d)
+        qkvB = FloatBuffer(uninitialized: d.qkvDim)
         try ld.read("\(prefix).self_attn.q_proj.weight", [d.qDim, d.d], into: qkvW)
         try ld.read("\(prefix).self_attn.k_proj.weight", [d.kvDim, d.d], into: qkvW, at: d.qDim * d.d)
         try ld.read("\(prefix).self_attn.v_proj.weight", [d.kvDim, d.d], into: qkvW, at: (d.qDim + d.kvDim) * d.d)
@@ -139,7 +139,7 @@ final class DecoderWeights: @unchecked Sendable {
         try ld.read("\(prefix).self_attn.v_proj.bias", [d.kvDim], into: qkvB, at: d.qDim + d.kvDim)
         oW = try ld.tensor("\(prefix).self_attn.o_proj.weight", [d.d, d.qDim])
         postNorm = try ld.tensor("\(prefix).post_attention_layernorm.weight", [d.d])
-        gateUpW = FloatBuffer(2 * d.f * d.d)
+        gateUpW = FloatBuffer(uninitialized: 2 * d.f * d.d)
         try ld.read("\(prefix).mlp.gate_proj.weight", [d.f, d.d], into: gateUpW)
         try ld.read("\(prefix).mlp.up_proj.weight", [d.f, d.d], into: gateUpW, at: d.f * d.d)
         downW = try ld.tensor("\(prefix).mlp.down_proj.weight", [d.d, d.f])

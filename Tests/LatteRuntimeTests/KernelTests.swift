@@ -89,6 +89,25 @@ import CLatteKernels
         #expect(close(out, [1.4621171572600098, -0.7152175321327052]))
     }
 
+    /// Every binary16 bit pattern decodes as Swift's Float16 does (vector path and tail), and
+    /// the runtime's scalar fallback agrees; every bfloat16 is its bits shifted.
+    @Test func allHalfPatternsDecodeExactly() {
+        let bits = (0 ... 0xFFFF).map { UInt16($0) }
+        var out = [Float](repeating: 0, count: bits.count)
+        lk_f16_to_f32(bits, &out, Int64(bits.count))
+        var bad = 0
+        for (b, f) in zip(bits, out) {
+            let e = Float(Float16(bitPattern: b))
+            let soft = Float(halfBits: b)
+            if !(f.bitPattern == e.bitPattern || (f.isNaN && e.isNaN)) { bad += 1 }
+            if !(soft.bitPattern == e.bitPattern || (soft.isNaN && e.isNaN)) { bad += 1 }
+        }
+        #expect(bad == 0)
+        #expect(out[0x7C00] == .infinity && out[0xFC00] == -.infinity && out[0x7E00].isNaN && out[0x8000].sign == .minus)
+        lk_bf16_to_f32(bits, &out, Int64(bits.count))
+        #expect(zip(bits, out).allSatisfy { $1.bitPattern == UInt32($0) << 16 })
+    }
+
     @Test func halfAndBFloatDecoding() throws {
         // F16: 1.0, -2.0, 65504, smallest subnormal; BF16: 1.0, -0.5.
         let half: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001]

@@ -17,6 +17,13 @@ void lk_softmax_rows(float *s, int64_t rows, int64_t cols, int64_t ld, int64_t c
 /// y[i] = exp(x[i]) for i < n (the vectorized exp the two kernels above use; for tests).
 void lk_exp(const float *x, float *y, int64_t n);
 
+/// dst[i] = the float32 value of little-endian bfloat16 bits src[i] (exact).
+void lk_bf16_to_f32(const uint16_t *src, float *dst, int64_t n);
+
+/// dst[i] = the float32 value of little-endian IEEE binary16 bits src[i] (exact, subnormals,
+/// infinities and NaNs included).
+void lk_f16_to_f32(const uint16_t *src, float *dst, int64_t n);
+
 /// Which code path the kernels run: 3 AVX-512, 2 AVX2+FMA, 1 baseline.
 int lk_isa_level(void);
 
