@@ -8,26 +8,51 @@ import Darwin
 #endif
 
 /// A fixed-size float32 buffer, 64-byte aligned, owned by this object.
+///
+/// Large buffers (weights, big scratch) are anonymous mappings aligned to 2 MiB and marked
+/// for transparent huge pages: far fewer page faults when a group's weights are first
+/// written, and fewer TLB misses when sgemm streams through them.
 final class FloatBuffer: @unchecked Sendable {
     let count: Int
     let p: UnsafeMutablePointer<Float>
+    private let mapping: (base: UnsafeMutableRawPointer, length: Int)?
+
+    static let hugePage = 2 << 20
+    static let mapThreshold = 4 << 20
 
     /// A zero-filled buffer.
-    init(_ count: Int) {
-        self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        p = raw.initializeMemory(as: Float.self, repeating: 0, count: max(count, 1))
+    convenience init(_ count: Int) {
+        self.init(uninitialized: count)
+        if mapping == nil { p.update(repeating: 0, count: max(count, 1)) }
     }
 
     /// A buffer the caller fills completely before reading (weights: no zeroing pass over
-    /// memory that decoding overwrites anyway).
+    /// memory that decoding overwrites anyway; mapped buffers are zero regardless).
     init(uninitialized count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        let bytes = max(count, 1) * 4
+        #if os(Linux)
+        if bytes >= Self.mapThreshold {
+            let length = bytes + Self.hugePage
+            let m = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+            if let m, m != MAP_FAILED {
+                let aligned = (Int(bitPattern: m) + Self.hugePage - 1) / Self.hugePage * Self.hugePage
+                let start = UnsafeMutableRawPointer(bitPattern: aligned)!
+                _ = madvise(start, bytes, Int32(MADV_HUGEPAGE))
+                mapping = (m, length)
+                p = start.bindMemory(to: Float.self, capacity: count)
+                return
+            }
+        }
+        #endif
+        mapping = nil
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         p = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
-    deinit { p.deallocate() }
+    deinit {
+        if let mapping { munmap(mapping.base, mapping.length) } else { p.deallocate() }
+    }
 
     var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: p, count: count) }
     var array: [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }

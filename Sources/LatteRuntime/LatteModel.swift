@@ -64,6 +64,8 @@ public final class LatteModel {
     public private(set) var loadedGroups: [Int] = []
     /// Seconds spent reading and decoding replica groups.
     public private(set) var groupLoadSeconds: Double = 0
+    /// Seconds spent reading and decoding context-model layers (inside the prefills).
+    public private(set) var contextReadSeconds: Double = 0
     private var rope: RopeTable
     private var work: StepWorkspace?
     private let timeFreqs: [Float]
@@ -132,8 +134,11 @@ public final class LatteModel {
         }
         guard maxT > 0 else { return states }
         let w = PrefillWorkspace(rows: maxT, d)
+        let layer = DecoderWeights(d)
         for l in 0 ..< d.layers {
-            let layer = try DecoderWeights("model.layers.\(l)", loader)
+            let start = monotonicSeconds()
+            try layer.load("model.layers.\(l)", loader)
+            contextReadSeconds += monotonicSeconds() - start
             for st in states where st.length > 0 {
                 contextLayer(layer, st, l, w, table)
             }

@@ -102,6 +102,8 @@ public struct RunInputs: Sendable {
 /// How long a run took, for the CLI's summary.
 public struct RunTimings: Sendable {
     public var prefillSeconds: Double = 0
+    /// Part of the prefill spent reading the context model's weights.
+    public var prefillReadSeconds: Double = 0
     public var contextsPrefilled: [Int] = []
     public var sampleSteps: Int = 0
     /// Wall time of each sampling step, including the first read of its group's weights.
@@ -122,7 +124,8 @@ public struct RunTimings: Sendable {
 
     public var summary: String {
         var lines: [String] = []
-        lines.append("prefill: \(fmt(prefillSeconds)) s (context lengths \(contextsPrefilled.map(String.init).joined(separator: ", ")))")
+        lines.append("prefill: \(fmt(prefillSeconds)) s, of which reading context weights \(fmt(prefillReadSeconds)) s"
+            + " (context lengths \(contextsPrefilled.map(String.init).joined(separator: ", ")))")
         if sampleSteps > 0 {
             let total = stepSeconds.reduce(0, +)
             lines.append("sampling: \(sampleSteps) steps in \(fmt(total)) s, \(fmt(computeSecondsPerStep)) s per step"
@@ -161,8 +164,10 @@ public enum LatteRun {
         var contexts: [(name: String, ids: [Int])] = [("context_ids", inputs.contextIDs)]
         if guided, let u = inputs.uncondIDs { contexts.append(("uncond_ids", u)) }
         var t0 = monotonicSeconds()
+        let readBefore = model.contextReadSeconds
         let states = try model.prefill(contexts)
         timings.prefillSeconds = monotonicSeconds() - t0
+        timings.prefillReadSeconds = model.contextReadSeconds - readBefore
         timings.contextsPrefilled = states.map(\.length)
         var outputs: [OutputTensor] = []
         let c = cfg.latentChannels, h = cfg.latentSize[0], w = cfg.latentSize[1]

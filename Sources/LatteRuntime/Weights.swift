@@ -126,23 +126,38 @@ final class DecoderWeights: @unchecked Sendable {
     let gateUpW: FloatBuffer     // [2F, D]
     let downW: FloatBuffer       // [D, F]
 
-    init(_ prefix: String, _ ld: Loader) throws {
-        let d = ld.dims
-        inputNorm = try ld.tensor("\(prefix).input_layernorm.weight", [d.d])
+    /// Buffers for one layer, filled by `load`.
+    init(_ d: Dims) {
+        inputNorm = FloatBuffer(uninitialized: d.d)
         qkvW = FloatBuffer(uninitialized: d.qkvDim * d.d)
         qkvB = FloatBuffer(uninitialized: d.qkvDim)
+        oW = FloatBuffer(uninitialized: d.d * d.qDim)
+        postNorm = FloatBuffer(uninitialized: d.d)
+        gateUpW = FloatBuffer(uninitialized: 2 * d.f * d.d)
+        downW = FloatBuffer(uninitialized: d.d * d.f)
+    }
+
+    /// Reads the layer at `prefix` (e.g. "model.layers.3").
+    convenience init(_ prefix: String, _ ld: Loader) throws {
+        self.init(ld.dims)
+        try load(prefix, ld)
+    }
+
+    /// Reads the layer at `prefix` into these buffers (the prefill reuses one set for all layers).
+    func load(_ prefix: String, _ ld: Loader) throws {
+        let d = ld.dims
+        try ld.read("\(prefix).input_layernorm.weight", [d.d], into: inputNorm)
         try ld.read("\(prefix).self_attn.q_proj.weight", [d.qDim, d.d], into: qkvW)
         try ld.read("\(prefix).self_attn.k_proj.weight", [d.kvDim, d.d], into: qkvW, at: d.qDim * d.d)
         try ld.read("\(prefix).self_attn.v_proj.weight", [d.kvDim, d.d], into: qkvW, at: (d.qDim + d.kvDim) * d.d)
         try ld.read("\(prefix).self_attn.q_proj.bias", [d.qDim], into: qkvB)
         try ld.read("\(prefix).self_attn.k_proj.bias", [d.kvDim], into: qkvB, at: d.qDim)
         try ld.read("\(prefix).self_attn.v_proj.bias", [d.kvDim], into: qkvB, at: d.qDim + d.kvDim)
-        oW = try ld.tensor("\(prefix).self_attn.o_proj.weight", [d.d, d.qDim])
-        postNorm = try ld.tensor("\(prefix).post_attention_layernorm.weight", [d.d])
-        gateUpW = FloatBuffer(uninitialized: 2 * d.f * d.d)
+        try ld.read("\(prefix).self_attn.o_proj.weight", [d.d, d.qDim], into: oW)
+        try ld.read("\(prefix).post_attention_layernorm.weight", [d.d], into: postNorm)
         try ld.read("\(prefix).mlp.gate_proj.weight", [d.f, d.d], into: gateUpW)
         try ld.read("\(prefix).mlp.up_proj.weight", [d.f, d.d], into: gateUpW, at: d.f * d.d)
-        downW = try ld.tensor("\(prefix).mlp.down_proj.weight", [d.d, d.f])
+        try ld.read("\(prefix).mlp.down_proj.weight", [d.d, d.f], into: downW)
     }
 }
 
