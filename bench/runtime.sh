@@ -4,7 +4,8 @@
 #   1. a sampling step: `latte run` against the PyTorch reference (bench/ref_step.py running
 #      fixtures/reference/latte_flow.py), same thread count, runs interleaved ROUNDS times,
 #      median over all steps (the machine may be shared: medians resist others' load spikes);
-#   2. K = 4 (7 layers a step) against K = 1 (all 28 layers a step), same weights;
+#   2. K = 4 (7 layers a step) against K = 1 (all 28 layers a step), same weights, also
+#      interleaved in the same rounds;
 #   3. peak RSS of sampling restricted to one group's steps (--steps 1: t = 0 only) against
 #      all groups (--steps 4: t = 0, .25, .5, .75).
 # A latte step's time excludes the first read of its group's weights (reported apart); the
@@ -30,7 +31,7 @@ fi
 swift build -c release --product latte >/dev/null
 LATTE=.build/release/latte
 IN="$WORK/inputs.safetensors"
-rm -f "$WORK"/latte-k4-*.log "$WORK"/torch-k4-*.json
+rm -f "$WORK"/latte-k4-*.log "$WORK"/torch-k4-*.json "$WORK"/latte-k1-*.log
 
 for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r: latte K=4, $STEPS steps"
@@ -39,10 +40,10 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r: pytorch reference K=4, $STEPS steps, $THREADS threads"
   "$PY" bench/ref_step.py "$WORK/k4" "$IN" "$WORK/torch-k4.safetensors" --steps "$STEPS" --threads "$THREADS" > "$WORK/torch-k4-$r.json"
   cat "$WORK/torch-k4-$r.json"
+  echo "== round $r: latte K=1, $STEPS_K1 steps"
+  "$LATTE" run "$WORK/k1" --inputs "$IN" -o "$WORK/latte-k1.safetensors" --steps "$STEPS_K1" --verbose 2> "$WORK/latte-k1-$r.log"
+  cat "$WORK/latte-k1-$r.log"
 done
-echo "== latte K=1, $STEPS_K1 steps"
-"$LATTE" run "$WORK/k1" --inputs "$IN" -o "$WORK/latte-k1.safetensors" --steps "$STEPS_K1" --verbose 2> "$WORK/latte-k1.log"
-cat "$WORK/latte-k1.log"
 echo "== peak RSS: one group (--steps 1) and all groups (--steps 4)"
 /usr/bin/time -v "$LATTE" run "$WORK/k4" --inputs "$IN" -o "$WORK/latte-g1.safetensors" --steps 1 2> "$WORK/rss-one.log"
 /usr/bin/time -v "$LATTE" run "$WORK/k4" --inputs "$IN" -o "$WORK/latte-g4.safetensors" --steps 4 2> "$WORK/rss-all.log"
@@ -61,7 +62,7 @@ def rss_kb(log):
     return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(log).read()).group(1))
 l4 = [s for r in range(1, rounds + 1) for s in latte_steps(f"{work}/latte-k4-{r}.log")]
 t4 = [s for r in range(1, rounds + 1) for s in json.load(open(f"{work}/torch-k4-{r}.json"))["step_seconds"]]
-l1 = latte_steps(f"{work}/latte-k1.log")
+l1 = [s for r in range(1, rounds + 1) for s in latte_steps(f"{work}/latte-k1-{r}.log")]
 a, b = load_file(f"{work}/latte-k4.safetensors"), load_file(f"{work}/torch-k4.safetensors")
 rel = {k: float(np.abs(a[k].astype(np.float64) - b[k]).max() / np.abs(b[k]).max()) for k in ("sample", "context_hidden")}
 one, every = rss_kb(f"{work}/rss-one.log"), rss_kb(f"{work}/rss-all.log")
