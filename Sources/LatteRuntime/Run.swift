@@ -29,6 +29,8 @@ public struct RunInputs: Sendable {
             return try load(SafetensorsReader.open(path: path), config: config)
         } catch let e as LocatedError {
             throw e
+        } catch let e as FileAccessError {
+            throw e   // already names the file
         } catch {
             throw LocatedError(path: path, error)
         }
