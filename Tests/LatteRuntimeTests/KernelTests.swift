@@ -120,6 +120,11 @@ import CLatteKernels
         var out2 = [Float](repeating: 0, count: 2)
         try bf.withUnsafeBytes { raw in try FloatDecoding.decode(raw, dtype: .bf16, count: 2, into: &out2, tensor: "b") }
         #expect(out2 == [1, -0.5])
+        try [Double(0.1), -3].withUnsafeBytes { raw in try FloatDecoding.decode(raw, dtype: .f64, count: 2, into: &out2, tensor: "d") }
+        #expect(out2 == [Float(0.1), -3])
+        #expect(throws: RuntimeError.wrongByteCount(tensor: "d", expected: 24, found: 16)) {
+            try [Double(0.1), -3].withUnsafeBytes { raw in try FloatDecoding.decode(raw, dtype: .f64, count: 3, into: &out2, tensor: "d") }
+        }
         #expect(throws: RuntimeError.unsupportedDType(tensor: "i", dtype: .i32, allowed: FloatDecoding.weightDTypes)) {
             try [Int32(1)].withUnsafeBytes { raw in try FloatDecoding.decode(raw, dtype: .i32, count: 1, into: &out2, tensor: "i") }
         }
