@@ -201,3 +201,62 @@ public final class CheckpointWeightSource: WeightSource, @unchecked Sendable {
 
     public func prepare(group: Int) throws {}
 }
+
+/// A weight source built from closures over any container that can hand out a tensor's
+/// stored bytes (little-endian, contiguous) with its dtype: the float32 decoding, shape
+/// checks and row reads are done here. A `.latte` file plugs in with three closures: its
+/// tensor shapes, its (decompressed) tensor bytes, and the decompression of one group's
+/// section in `prepare`.
+public final class ClosureWeightSource: WeightSource {
+    public typealias BytesAccess = (_ name: String, _ body: (DType, UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    private let shapeOf: (String) -> [Int]?
+    private let withBytes: BytesAccess
+    private let prepareGroup: (Int) throws -> Void
+
+    /// - Parameters:
+    ///   - shape: the tensor's shape, nil when absent (must not read data).
+    ///   - withBytes: calls `body` with the tensor's dtype and its contiguous little-endian bytes.
+    ///   - prepare: called once before the first tensor of a replica group is read.
+    public init(shape: @escaping (String) -> [Int]?, withBytes: @escaping BytesAccess,
+                prepare: @escaping (Int) throws -> Void = { _ in }) {
+        shapeOf = shape
+        self.withBytes = withBytes
+        prepareGroup = prepare
+    }
+
+    public func shape(_ name: String) -> [Int]? { shapeOf(name) }
+
+    public func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
+        guard let shape = shapeOf(name), let n = elementCount(of: shape) else { throw RuntimeError.missingTensor(name) }
+        guard destination.count == n else {
+            throw RuntimeError.wrongByteCount(tensor: name, expected: destination.count * 4, found: n * 4)
+        }
+        guard let base = destination.baseAddress else { return }
+        try withBytes(name) { dtype, raw in
+            try FloatDecoding.decode(raw, dtype: dtype, count: n, into: base, tensor: name)
+        }
+    }
+
+    public func readRows(_ name: String, rows: [Int], into destination: UnsafeMutableBufferPointer<Float>) throws {
+        guard let shape = shapeOf(name), let first = shape.first, let n = elementCount(of: shape) else {
+            throw RuntimeError.missingTensor(name)
+        }
+        let rowLength = first == 0 ? 0 : n / first
+        guard destination.count == rows.count * rowLength else {
+            throw RuntimeError.wrongByteCount(tensor: name, expected: destination.count * 4, found: rows.count * rowLength * 4)
+        }
+        guard rowLength > 0, !rows.isEmpty, let base = destination.baseAddress else { return }
+        try withBytes(name) { dtype, raw in
+            guard let width = dtype.byteWidth, raw.count == n * width else {
+                throw RuntimeError.wrongByteCount(tensor: name, expected: n * (dtype.byteWidth ?? 0), found: raw.count)
+            }
+            for (i, r) in rows.enumerated() {
+                guard r >= 0 && r < first else { throw RuntimeError.badInput(tensor: name, reason: "row \(r) outside 0 ..< \(first)") }
+                let slice = UnsafeRawBufferPointer(rebasing: raw[r * rowLength * width ..< (r + 1) * rowLength * width])
+                try FloatDecoding.decode(slice, dtype: dtype, count: rowLength, into: base + i * rowLength, tensor: name)
+            }
+        }
+    }
+
+    public func prepare(group: Int) throws { try prepareGroup(group) }
+}
