@@ -42,7 +42,9 @@ public struct RunInputs: Sendable {
         let c = config.latentChannels, h = config.latentSize[0], w = config.latentSize[1]
         func ids(_ name: String) throws -> [Int]? {
             guard let e = file.tensor(named: name) else { return nil }
-            guard e.shape.count == 1 else { throw RuntimeError.wrongShape(tensor: name, expected: [-1], found: e.shape) }
+            guard e.shape.count == 1 else {
+                throw RuntimeError.badInput(tensor: name, reason: "must be one-dimensional [T], found shape \(e.shape)")
+            }
             let bytes = try file.bytes(of: e)
             let n = e.shape[0]
             var out = [Int](repeating: 0, count: n)
@@ -87,11 +89,12 @@ public struct RunInputs: Sendable {
         guard let context = try ids("context_ids") else { throw RuntimeError.missingInput("context_ids") }
         let uncond = try ids("uncond_ids")
         let noise = try floats("noise") { $0 == [c, h, w] ? nil : [c, h, w] }
-        let xT = try floats("x_t") { s in s.count == 4 && Array(s.dropFirst()) == [c, h, w] ? nil : [s.first ?? 0, c, h, w] }
-        let n = file.tensor(named: "x_t")?.shape.first
-        let ts = try floats("timesteps") { s in s == [n ?? -1] ? nil : [n ?? -1] }
-        if xT != nil && ts == nil { throw RuntimeError.missingInput("timesteps") }
-        if ts != nil && xT == nil { throw RuntimeError.missingInput("x_t") }
+        let hasXT = file.tensor(named: "x_t") != nil, hasTimesteps = file.tensor(named: "timesteps") != nil
+        if hasXT && !hasTimesteps { throw RuntimeError.missingInput("timesteps") }
+        if hasTimesteps && !hasXT { throw RuntimeError.missingInput("x_t") }
+        let xT = try floats("x_t") { s in s.count == 4 && Array(s.dropFirst()) == [c, h, w] ? nil : [s.first ?? 1, c, h, w] }
+        let n = file.tensor(named: "x_t")?.shape.first ?? 0
+        let ts = try floats("timesteps") { s in s == [n] ? nil : [n] }
         if let ts {
             for (i, t) in ts.enumerated() where !(t >= 0 && t <= 1) {
                 throw RuntimeError.badInput(tensor: "timesteps", reason: "element \(i) is \(t), outside [0, 1]")

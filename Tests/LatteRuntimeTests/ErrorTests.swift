@@ -77,6 +77,14 @@ import LatteReaders
                                ("timesteps", "F32", [1], bytes([Float(1.5)])),
                                ("x_t", "F32", [1, 4, 8, 8], bytes([Float](repeating: 0, count: 256)))])
         #expect(message { _ = try RunInputs.load(path: badT, config: config) }.contains("tensor 'timesteps': element 0 is 1.5"))
+        let orphanTimesteps = try inputs([("context_ids", "I64", [1], bytes([Int64(1)])), ("timesteps", "F32", [1], bytes([Float(0.5)]))])
+        #expect(message { _ = try RunInputs.load(path: orphanTimesteps, config: config) }.contains("tensor 'x_t': missing"))
+        let fewTimesteps = try inputs([("context_ids", "I64", [1], bytes([Int64(1)])),
+                                       ("timesteps", "F32", [1], bytes([Float(0.5)])),
+                                       ("x_t", "F32", [2, 4, 8, 8], bytes([Float](repeating: 0, count: 512)))])
+        #expect(message { _ = try RunInputs.load(path: fewTimesteps, config: config) }.contains("tensor 'timesteps': expected shape [2], found [1]"))
+        let matrixIDs = try inputs([("context_ids", "I64", [1, 2], bytes([Int64(1), 2]))])
+        #expect(message { _ = try RunInputs.load(path: matrixIDs, config: config) }.contains("tensor 'context_ids': must be one-dimensional"))
         let noContext = try inputs([("noise", "F32", [4, 8, 8], bytes([Float](repeating: 0, count: 256)))])
         #expect(message { _ = try RunInputs.load(path: noContext, config: config) }.contains("tensor 'context_ids': missing"))
         let nan = try inputs([("context_ids", "I64", [1], bytes([Int64(1)])),
