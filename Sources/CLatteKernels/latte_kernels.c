@@ -170,10 +170,18 @@ INLINE void f16_hw_body(const uint16_t *src, float *dst, int64_t n) {
     }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
 #define VARIANTS(name, params, args)                                                   \
     __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body args; } \
     __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; }  \
     static void name##_base params { name##_body args; }
+#else
+// Other architectures: one path, vectorized for the baseline target.
+#define VARIANTS(name, params, args)                                          \
+    static void name##_base params { name##_body args; }                      \
+    static void name##_avx512 params { name##_body args; }                    \
+    static void name##_avx2 params { name##_body args; }
+#endif
 
 VARIANTS(silu_mul, (const float *gu, int64_t ld_gu, float *out, int64_t ld_out, int64_t rows, int64_t n),
          (gu, ld_gu, out, ld_out, rows, n))
@@ -182,6 +190,7 @@ VARIANTS(softmax, (float *s, int64_t rows, int64_t cols, int64_t ld, int64_t cau
 VARIANTS(exp, (const float *x, float *y, int64_t n), (x, y, n))
 VARIANTS(bf16, (const uint16_t *src, float *dst, int64_t n), (src, dst, n))
 
+#if defined(__x86_64__) || defined(__i386__)
 __attribute__((target("avx512f,f16c"))) static void f16_avx512(const uint16_t *src, float *dst, int64_t n) { f16_hw_body(src, dst, n); }
 __attribute__((target("avx2,fma,f16c"))) static void f16_avx2(const uint16_t *src, float *dst, int64_t n) { f16_hw_body(src, dst, n); }
 
@@ -193,6 +202,14 @@ int lk_isa_level(void) {
     }
     return level;
 }
+
+static int has_f16c(void) { return __builtin_cpu_supports("f16c"); }
+#else
+static void f16_avx512(const uint16_t *src, float *dst, int64_t n) { f16_soft_body(src, dst, n); }
+static void f16_avx2(const uint16_t *src, float *dst, int64_t n) { f16_soft_body(src, dst, n); }
+int lk_isa_level(void) { return 1; }
+static int has_f16c(void) { return 0; }
+#endif
 
 void lk_silu_mul(const float *gu, int64_t ld_gu, float *out, int64_t ld_out, int64_t rows, int64_t n) {
     switch (lk_isa_level()) {
@@ -228,7 +245,7 @@ void lk_bf16_to_f32(const uint16_t *src, float *dst, int64_t n) {
 
 void lk_f16_to_f32(const uint16_t *src, float *dst, int64_t n) {
     int level = lk_isa_level();
-    if (level >= 2 && __builtin_cpu_supports("f16c")) {
+    if (level >= 2 && has_f16c()) {
         if (level == 3) f16_avx512(src, dst, n); else f16_avx2(src, dst, n);
     } else {
         f16_soft_body(src, dst, n);
