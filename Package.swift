@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "LatteCore", targets: ["LatteCore"]),
         .library(name: "LatteReaders", targets: ["LatteReaders"]),
         .library(name: "LatteMapper", targets: ["LatteMapper"]),
+        .library(name: "LatteRuntime", targets: ["LatteRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,11 +27,15 @@ let package = Package(
         .target(name: "LatteReaders", dependencies: ["LatteCore"]),
         // The timestep-expert mapper: config, layers to groups, residual-attention gates.
         .target(name: "LatteMapper", dependencies: ["LatteCore", "LatteReaders"]),
+        // Elementwise float kernels (exp-based activations, softmax) in C, vectorized by clang.
+        .target(name: "CLatteKernels"),
+        // The LaTtE-Flow runtime: context prefill, group-lazy timestep experts, Euler sampling.
+        .target(name: "LatteRuntime", dependencies: ["LatteCore", "LatteReaders", "LatteMapper", "COpenBLAS", "CLatteKernels"]),
         // The command line: thin, all logic lives in the libraries above.
         .executableTarget(
             name: "latte",
             dependencies: [
-                "LatteCore", "LatteReaders", "LatteMapper",
+                "LatteCore", "LatteReaders", "LatteMapper", "LatteRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -40,6 +45,9 @@ let package = Package(
         ]),
         .testTarget(name: "LatteReadersTests", dependencies: ["LatteReaders"]),
         .testTarget(name: "LatteMapperTests", dependencies: ["LatteMapper", "LatteCore", "LatteReaders"]),
+        .testTarget(name: "LatteRuntimeTests", dependencies: [
+            "LatteRuntime", "LatteCore", "LatteReaders", "LatteMapper",
+        ]),
         // End-to-end: runs the built `latte` executable as users do.
         .testTarget(name: "LatteCLITests", dependencies: ["LatteCore", "latte"]),
     ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LatteCore
+import LatteRuntime
 
 /// The `latte` root command: each subcommand lives in its own file.
 @main
@@ -8,8 +9,14 @@ struct LatteCommand: ParsableCommand {
         commandName: "latte",
         abstract: "Convert, inspect and verify LaTtE-Flow checkpoints.",
         version: latteVersion,
-        subcommands: [InspectCommand.self, MapCommand.self]
+        subcommands: [InspectCommand.self, MapCommand.self, RunCommand.self]
     )
+
+    static func main() {
+        // `run` does its matrix products in OpenBLAS: make sure its kernels fit the CPU.
+        if CommandLine.arguments.dropFirst().first == "run" { BLASTuning.reexecWithFittingKernelsIfNeeded() }
+        main(nil)
+    }
 }
 
 /// Runs a command body, turning thrown errors into the contract's one-line

@@ -1,0 +1,463 @@
+import LatteCore
+import LatteMapper
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What the context model leaves for generation: per layer the context keys (after RoPE)
+/// and values, [T, Hkv*hd] each, and the last hidden state before `model.norm`.
+public final class ContextState: @unchecked Sendable {
+    /// T, the number of context tokens.
+    public let length: Int
+    let keys: [FloatBuffer]
+    let values: [FloatBuffer]
+    let hiddenBuffer: FloatBuffer
+
+    init(length: Int, layers: Int, kvDim: Int, d: Int) {
+        self.length = length
+        keys = (0 ..< layers).map { _ in FloatBuffer(length * kvDim) }
+        values = (0 ..< layers).map { _ in FloatBuffer(length * kvDim) }
+        hiddenBuffer = FloatBuffer(length * d)
+    }
+
+    /// The context model's last hidden state, [T, D] row-major.
+    public var hidden: [Float] { Array(UnsafeBufferPointer(start: hiddenBuffer.p, count: hiddenBuffer.count)) }
+}
+
+/// Everything of a timestep that does not depend on the latent: its group, the time
+/// embedding, and per layer of the group the modulation chunks and residual gates.
+public final class StepConditioning: @unchecked Sendable {
+    public let t: Double
+    public let group: Int
+    /// s = SiLU(temb), [D].
+    public let s: [Float]
+    /// Per layer of the group: gate_a, shift_f, 1 + scale_f, gate_f (each D), then alpha (H).
+    let perLayer: [FloatBuffer]
+    /// Image head: shift, 1 + scale (each D).
+    let head: FloatBuffer
+
+    init(t: Double, group: Int, s: [Float], perLayer: [FloatBuffer], head: FloatBuffer) {
+        self.t = t
+        self.group = group
+        self.s = s
+        self.perLayer = perLayer
+        self.head = head
+    }
+}
+
+/// The LaTtE-Flow reference model (shared/spec/reference-model.md), float32 on OpenBLAS.
+///
+/// Weights come from a `WeightSource`. Shared generation tensors are read at init; the
+/// context model's layers are read during each prefill and dropped after it; the replica
+/// layers of group k are read (after `source.prepare(group: k)`) the first time a step of
+/// group k runs, then kept. Groups no step needs are never read.
+public final class LatteModel {
+    public let config: ModelConfig
+    public let source: WeightSource
+    let dims: Dims
+    let shared: SharedWeights
+    private var groupCache: [Int: [ReplicaWeights]] = [:]
+    /// The groups whose replica layers were read, in the order they were first needed.
+    public private(set) var loadedGroups: [Int] = []
+    /// Seconds spent reading and decoding replica groups.
+    public private(set) var groupLoadSeconds: Double = 0
+    /// Seconds spent reading and decoding context-model layers (inside the prefills).
+    public private(set) var contextReadSeconds: Double = 0
+    private var rope: RopeTable
+    private var work: StepWorkspace?
+    private let timeFreqs: [Float]
+
+    /// Checks every tensor's presence and shape (no data read), then reads the shared
+    /// generation tensors.
+    public init(config: ModelConfig, weights: WeightSource) throws {
+        try config.validate()
+        self.config = config
+        self.source = weights
+        let d = Dims(config)
+        dims = d
+        let loader = Loader(source: weights, dims: d)
+        for (name, shape) in Names.all(d) { try loader.checkShape(name, shape) }
+        shared = try SharedWeights(loader)
+        rope = RopeTable(positions: 0, headDim: d.headDim, theta: d.ropeTheta)
+        let half = d.freqDim / 2
+        let c = Float(-log(10000.0))
+        timeFreqs = (0 ..< half).map { i in expf((c * Float(i)) / Float(half)) }
+    }
+
+    /// M, the replica layers a velocity evaluation runs.
+    public var layersPerStep: Int { dims.layersPerGroup }
+
+    /// The expert group of timestep t (float64 comparison, a boundary belongs to the later group).
+    public func group(ofTimestep t: Double) -> Int { config.group(ofTimestep: t) }
+
+    private var loader: Loader { Loader(source: source, dims: dims) }
+
+    private func ropeTable(positions: Int) -> RopeTable {
+        if rope.positions < positions {
+            rope = RopeTable(positions: max(positions, 2 * rope.positions), headDim: dims.headDim, theta: dims.ropeTheta)
+        }
+        return rope
+    }
+
+    /// The replica layers of group k, read on first use.
+    func groupWeights(_ k: Int) throws -> [ReplicaWeights] {
+        if let g = groupCache[k] { return g }
+        let start = monotonicSeconds()
+        try source.prepare(group: k)
+        let m = dims.layersPerGroup
+        let layers = try (k * m ..< (k + 1) * m).map { try ReplicaWeights(layer: $0, loader) }
+        groupCache[k] = layers
+        loadedGroups.append(k)
+        groupLoadSeconds += monotonicSeconds() - start
+        return layers
+    }
+
+    // MARK: Context prefill
+
+    /// Runs the context model on each token sequence (positions 0..T-1, causal), reading
+    /// each context layer once for all sequences. `name` labels the sequence in errors.
+    public func prefill(_ contexts: [(name: String, ids: [Int])]) throws -> [ContextState] {
+        let d = dims
+        for c in contexts {
+            for (i, id) in c.ids.enumerated() where id < 0 || id >= d.vocab {
+                throw RuntimeError.tokenOutOfRange(tensor: c.name, position: i, id: Int64(id), vocabSize: d.vocab)
+            }
+        }
+        let maxT = contexts.map(\.ids.count).max() ?? 0
+        let table = ropeTable(positions: maxT)
+        let states = contexts.map { ContextState(length: $0.ids.count, layers: d.layers, kvDim: d.kvDim, d: d.d) }
+        for (c, st) in zip(contexts, states) where !c.ids.isEmpty {
+            try source.readRows(Names.embed, rows: c.ids, into: st.hiddenBuffer.buffer)
+        }
+        guard maxT > 0 else { return states }
+        let w = PrefillWorkspace(rows: maxT, d)
+        let layer = DecoderWeights(d)
+        for l in 0 ..< d.layers {
+            let start = monotonicSeconds()
+            try layer.load("model.layers.\(l)", loader)
+            contextReadSeconds += monotonicSeconds() - start
+            for st in states where st.length > 0 {
+                contextLayer(layer, st, l, w, table)
+            }
+        }
+        return states
+    }
+
+    /// Convenience: one context.
+    public func prefill(ids: [Int], name: String = "context_ids") throws -> ContextState {
+        try prefill([(name, ids)])[0]
+    }
+
+    private func contextLayer(_ wt: DecoderWeights, _ st: ContextState, _ l: Int, _ w: PrefillWorkspace, _ table: RopeTable) {
+        let d = dims, t = st.length, x = st.hiddenBuffer.p
+        Kernels.rmsNorm(x, rows: t, dim: d.d, wt.inputNorm.p, eps: d.eps, w.a.p)
+        Kernels.linear(w.a.p, rows: t, inFeatures: d.d, wt.qkvW.p, bias: wt.qkvB.p, outFeatures: d.qkvDim, w.qkv.p)
+        Kernels.rope(w.qkv.p, rows: t, rowStride: d.qkvDim, heads: d.heads, headDim: d.headDim, table: table, firstPosition: 0)
+        Kernels.rope(w.qkv.p + d.qDim, rows: t, rowStride: d.qkvDim, heads: d.kvHeads, headDim: d.headDim,
+                     table: table, firstPosition: 0)
+        let k = st.keys[l].p, v = st.values[l].p
+        for r in 0 ..< t {
+            (k + r * d.kvDim).update(from: w.qkv.p + r * d.qkvDim + d.qDim, count: d.kvDim)
+            (v + r * d.kvDim).update(from: w.qkv.p + r * d.qkvDim + d.qDim + d.kvDim, count: d.kvDim)
+        }
+        attention(q: w.qkv.p, ldq: d.qkvDim, rows: t, keys: k, values: v, ldkv: d.kvDim, nKeys: t,
+                  scores: w.scores.p, out: w.o.p, causal: true, residual: nil)
+        Kernels.gemmNT(t, d.d, d.qDim, w.o.p, d.qDim, wt.oW.p, d.qDim, w.t1.p, d.d)
+        add(x, w.t1.p, t * d.d)
+        Kernels.rmsNorm(x, rows: t, dim: d.d, wt.postNorm.p, eps: d.eps, w.a.p)
+        Kernels.gemmNT(t, 2 * d.f, d.d, w.a.p, d.d, wt.gateUpW.p, d.d, w.gu.p, 2 * d.f)
+        Kernels.siluMul(w.gu.p, rows: t, n: d.f, w.act.p)
+        Kernels.gemmNT(t, d.d, d.f, w.act.p, d.f, wt.downW.p, d.f, w.t1.p, d.d)
+        add(x, w.t1.p, t * d.d)
+    }
+
+    /// The image-to-image logit residual of one layer: the block added (prev, scaled by
+    /// alpha per head) and where the updated block is kept (cur).
+    struct Residual {
+        var alpha: UnsafePointer<Float>?
+        var prev: UnsafePointer<Float>?
+        var cur: UnsafeMutablePointer<Float>
+        var offset: Int
+    }
+
+    /// Multi-head attention with GQA, one head at a time through sgemm:
+    /// S = q K^T / sqrt(hd) (causal or not), optional TC-ResAttn on S[:, offset:],
+    /// softmax, O = P V into out [rows, H*hd].
+    private func attention(q: UnsafePointer<Float>, ldq: Int, rows: Int, keys: UnsafePointer<Float>,
+                           values: UnsafePointer<Float>, ldkv: Int, nKeys: Int, scores: UnsafeMutablePointer<Float>,
+                           out: UnsafeMutablePointer<Float>, causal: Bool, residual: Residual?) {
+        let d = dims
+        let scale = 1 / Float(Double(d.headDim).squareRoot())
+        for h in 0 ..< d.heads {
+            let j = h / d.groupSize
+            Kernels.gemmNT(rows, nKeys, d.headDim, alpha: scale, q + h * d.headDim, ldq, keys + j * d.headDim, ldkv,
+                           scores, nKeys)
+            if let res = residual {
+                let n = nKeys - res.offset
+                for r in 0 ..< rows {
+                    let srow = scores + r * nKeys + res.offset
+                    if let alpha = res.alpha, let prev = res.prev {
+                        let a = alpha[h], prow = prev + (h * rows + r) * n
+                        for c in 0 ..< n { srow[c] += a * prow[c] }
+                    }
+                    (res.cur + (h * rows + r) * n).update(from: srow, count: n)
+                }
+            }
+            Kernels.softmaxRows(scores, rows: rows, cols: nKeys, ld: nKeys, causalFirst: causal ? 0 : -1)
+            Kernels.gemmNN(rows, d.headDim, nKeys, scores, nKeys, values + j * d.headDim, ldkv,
+                           out + h * d.headDim, d.qDim)
+        }
+    }
+
+    // MARK: Timestep conditioning
+
+    /// The group of t, reading its layers if needed, and everything computed from t alone.
+    public func conditioning(at t: Double) throws -> StepConditioning {
+        let d = dims
+        let k = group(ofTimestep: t)
+        let layers = try groupWeights(k)
+        let sw = shared
+        // Time embedding: a = (1000 t) * freqs in float32, e = [cos a, sin a].
+        let t32 = Float(t) * 1000
+        var e = [Float](repeating: 0, count: d.freqDim)
+        let half = d.freqDim / 2
+        for i in 0 ..< half {
+            let a = t32 * timeFreqs[i]
+            e[i] = cosf(a)
+            e[half + i] = sinf(a)
+        }
+        var h1 = [Float](repeating: 0, count: d.d)
+        var s = [Float](repeating: 0, count: d.d)
+        e.withUnsafeBufferPointer { ep in
+            h1.withUnsafeMutableBufferPointer { hp in
+                Kernels.linear(ep.baseAddress!, rows: 1, inFeatures: d.freqDim, sw.te1W.p, bias: sw.te1B.p,
+                               outFeatures: d.d, hp.baseAddress!)
+                for i in 0 ..< d.d { hp[i] = Kernels.silu(hp[i]) }
+                s.withUnsafeMutableBufferPointer { sp in
+                    Kernels.linear(hp.baseAddress!, rows: 1, inFeatures: d.d, sw.te2W.p, bias: sw.te2B.p,
+                                   outFeatures: d.d, sp.baseAddress!)
+                    for i in 0 ..< d.d { sp[i] = Kernels.silu(sp[i]) }
+                }
+            }
+        }
+        let perLayer: [FloatBuffer] = layers.map { lw in
+            let b = FloatBuffer(4 * d.d + d.heads)
+            s.withUnsafeBufferPointer { sp in
+                Kernels.linear(sp.baseAddress!, rows: 1, inFeatures: d.d, lw.modW.p, bias: lw.modB.p,
+                               outFeatures: 4 * d.d, b.p)
+                for i in 0 ..< d.d { b.p[2 * d.d + i] = 1 + b.p[2 * d.d + i] }
+                Kernels.linear(sp.baseAddress!, rows: 1, inFeatures: d.d, lw.resW.p, bias: lw.resB.p,
+                               outFeatures: d.heads, b.p + 4 * d.d)
+                for i in 0 ..< d.heads { b.p[4 * d.d + i] = Kernels.sigmoid(b.p[4 * d.d + i]) }
+            }
+            return b
+        }
+        let head = FloatBuffer(2 * d.d)
+        s.withUnsafeBufferPointer { sp in
+            Kernels.linear(sp.baseAddress!, rows: 1, inFeatures: d.d, sw.headModW.p, bias: sw.headModB.p,
+                           outFeatures: 2 * d.d, head.p)
+        }
+        for i in 0 ..< d.d { head.p[d.d + i] = 1 + head.p[d.d + i] }
+        return StepConditioning(t: t, group: k, s: s, perLayer: perLayer, head: head)
+    }
+
+    // MARK: Velocity
+
+    private func workspace(contextLength: Int) -> StepWorkspace {
+        if let w = work, w.maxKeys >= contextLength + dims.tokens { return w }
+        let w = StepWorkspace(maxKeys: max(contextLength + dims.tokens, (work?.maxKeys ?? 0)), dims)
+        work = w
+        return w
+    }
+
+    /// v(z, t, c) for a latent z [C, h, w] (row-major): patch embedding, the M layers of the
+    /// group of t, the image head, unpatchify.
+    public func velocity(latent z: [Float], t: Double, context: ContextState) throws -> [Float] {
+        guard z.count == dims.latentCount else {
+            throw RuntimeError.wrongShape(tensor: "latent", expected: [dims.channels, dims.height, dims.width], found: [z.count])
+        }
+        let cond = try conditioning(at: t)
+        var out = [Float](repeating: 0, count: z.count)
+        z.withUnsafeBufferPointer { zp in
+            out.withUnsafeMutableBufferPointer { op in
+                velocity(zp.baseAddress!, cond, context, op.baseAddress!)
+            }
+        }
+        return out
+    }
+
+    /// The velocity of latent z under `cond`, written to `out` (both C*h*w floats).
+    func velocity(_ z: UnsafePointer<Float>, _ cond: StepConditioning, _ ctx: ContextState, _ out: UnsafeMutablePointer<Float>) {
+        let d = dims, n = d.tokens, tc = ctx.length
+        let w = workspace(contextLength: tc)
+        let table = ropeTable(positions: tc + n)
+        let layers = groupCache[cond.group]!
+        // Patch embedding: token (i, j) feature c*p*p + y*p + x = z[c, i*p+y, j*p+x].
+        let p = d.patch
+        for i in 0 ..< d.gridH {
+            for j in 0 ..< d.gridW {
+                let row = w.patches.p + (i * d.gridW + j) * d.patchDim
+                for c in 0 ..< d.channels {
+                    for y in 0 ..< p {
+                        for xx in 0 ..< p {
+                            row[c * p * p + y * p + xx] = z[(c * d.height + i * p + y) * d.width + j * p + xx]
+                        }
+                    }
+                }
+            }
+        }
+        Kernels.linear(w.patches.p, rows: n, inFeatures: d.patchDim, shared.patchW.p, bias: shared.patchB.p,
+                       outFeatures: d.d, w.x.p)
+        var prev: UnsafeMutablePointer<Float>? = nil
+        var cur = w.r0.p, spare = w.r1.p
+        for (i, lw) in layers.enumerated() {
+            let l = cond.group * d.layersPerGroup + i
+            let mods = cond.perLayer[i].p
+            let residual: Residual? = d.residualAttention
+                ? Residual(alpha: i > 0 ? mods + 4 * d.d : nil, prev: i > 0 ? UnsafePointer(prev) : nil, cur: cur, offset: tc)
+                : nil
+            replicaLayer(lw, l: l, mods: mods, ctx: ctx, w: w, table: table, residual: residual)
+            if d.residualAttention {
+                prev = cur
+                swap(&cur, &spare)
+            }
+        }
+        // Image head.
+        Kernels.rmsNormModulated(w.x.p, rows: n, dim: d.d, shared.headNorm.p, eps: d.eps,
+                                 onePlusScale: cond.head.p + d.d, shift: cond.head.p, w.a.p)
+        Kernels.linear(w.a.p, rows: n, inFeatures: d.d, shared.headProjW.p, bias: shared.headProjB.p,
+                       outFeatures: d.patchDim, w.y.p)
+        for i in 0 ..< d.gridH {
+            for j in 0 ..< d.gridW {
+                let row = w.y.p + (i * d.gridW + j) * d.patchDim
+                for c in 0 ..< d.channels {
+                    for y in 0 ..< p {
+                        for xx in 0 ..< p {
+                            out[(c * d.height + i * p + y) * d.width + j * p + xx] = row[c * p * p + y * p + xx]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func replicaLayer(_ lw: ReplicaWeights, l: Int, mods: UnsafePointer<Float>, ctx: ContextState,
+                              w: StepWorkspace, table: RopeTable, residual: Residual?) {
+        let d = dims, n = d.tokens, tc = ctx.length, wt = lw.decoder, x = w.x.p
+        let gateA = mods, shiftF = mods + d.d, onePlusScaleF = mods + 2 * d.d, gateF = mods + 3 * d.d
+        Kernels.rmsNorm(x, rows: n, dim: d.d, wt.inputNorm.p, eps: d.eps, w.a.p)
+        Kernels.linear(w.a.p, rows: n, inFeatures: d.d, wt.qkvW.p, bias: wt.qkvB.p, outFeatures: d.qkvDim, w.qkv.p)
+        Kernels.rope(w.qkv.p, rows: n, rowStride: d.qkvDim, heads: d.heads, headDim: d.headDim, table: table, firstPosition: tc)
+        Kernels.rope(w.qkv.p + d.qDim, rows: n, rowStride: d.qkvDim, heads: d.kvHeads, headDim: d.headDim,
+                     table: table, firstPosition: tc)
+        // Keys and values: context first, then the image tokens'.
+        if tc > 0 {
+            w.keys.p.update(from: ctx.keys[l].p, count: tc * d.kvDim)
+            w.values.p.update(from: ctx.values[l].p, count: tc * d.kvDim)
+        }
+        for r in 0 ..< n {
+            (w.keys.p + (tc + r) * d.kvDim).update(from: w.qkv.p + r * d.qkvDim + d.qDim, count: d.kvDim)
+            (w.values.p + (tc + r) * d.kvDim).update(from: w.qkv.p + r * d.qkvDim + d.qDim + d.kvDim, count: d.kvDim)
+        }
+        attention(q: w.qkv.p, ldq: d.qkvDim, rows: n, keys: w.keys.p, values: w.values.p, ldkv: d.kvDim,
+                  nKeys: tc + n, scores: w.scores.p, out: w.o.p, causal: false, residual: residual)
+        Kernels.gemmNT(n, d.d, d.qDim, w.o.p, d.qDim, wt.oW.p, d.qDim, w.t1.p, d.d)
+        Kernels.addGatedRMSNorm(x, rows: n, dim: d.d, gate: gateA, w.t1.p, lw.attnOutNorm.p, eps: d.eps)
+        Kernels.rmsNormModulated(x, rows: n, dim: d.d, wt.postNorm.p, eps: d.eps, onePlusScale: onePlusScaleF,
+                                 shift: shiftF, w.a.p)
+        Kernels.gemmNT(n, 2 * d.f, d.d, w.a.p, d.d, wt.gateUpW.p, d.d, w.gu.p, 2 * d.f)
+        Kernels.siluMul(w.gu.p, rows: n, n: d.f, w.act.p)
+        Kernels.gemmNT(n, d.d, d.f, w.act.p, d.f, wt.downW.p, d.f, w.t1.p, d.d)
+        Kernels.addGatedRMSNorm(x, rows: n, dim: d.d, gate: gateF, w.t1.p, lw.mlpOutNorm.p, eps: d.eps)
+    }
+
+    // MARK: Sampling
+
+    /// Euler sampling: z = noise; for i in 0..<steps: t = i/steps (float64);
+    /// z = z + v(z, t) / steps, with v = v_u + g (v_c - v_u) when `uncond` is given and
+    /// g != 1. `onStep(i, t, group)` is called after each step.
+    public func sample(noise: [Float], steps: Int, cfgScale: Float = 1, context: ContextState,
+                       uncond: ContextState? = nil, onStep: ((Int, Double, Int) -> Void)? = nil) throws -> [Float] {
+        let d = dims
+        guard noise.count == d.latentCount else {
+            throw RuntimeError.wrongShape(tensor: "noise", expected: [d.channels, d.height, d.width], found: [noise.count])
+        }
+        guard steps >= 1 else { throw RuntimeError.usage("steps must be at least 1, found \(steps)") }
+        let guided = cfgScale != 1
+        if guided && uncond == nil {
+            throw RuntimeError.usage("a guidance scale other than 1 needs an unconditional context (uncond_ids)")
+        }
+        let count = d.latentCount
+        let z = FloatBuffer(count), v = FloatBuffer(count), vu = FloatBuffer(count)
+        noise.withUnsafeBufferPointer { z.p.update(from: $0.baseAddress!, count: count) }
+        let stepsF = Float(steps)
+        for i in 0 ..< steps {
+            let t = Double(i) / Double(steps)
+            let cond = try conditioning(at: t)
+            velocity(z.p, cond, context, v.p)
+            if guided, let uncond {
+                velocity(z.p, cond, uncond, vu.p)
+                for j in 0 ..< count { v.p[j] = vu.p[j] + cfgScale * (v.p[j] - vu.p[j]) }
+            }
+            for j in 0 ..< count { z.p[j] = z.p[j] + v.p[j] / stepsF }
+            onStep?(i, t, cond.group)
+        }
+        return z.array
+    }
+}
+
+@inline(__always)
+func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) {
+    for i in 0 ..< n { x[i] += y[i] }
+}
+
+/// Seconds on the monotonic clock.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Scratch buffers of the context prefill, for up to `rows` tokens.
+final class PrefillWorkspace {
+    let a, qkv, scores, o, t1, gu, act: FloatBuffer
+
+    init(rows: Int, _ d: Dims) {
+        a = FloatBuffer(rows * d.d)
+        qkv = FloatBuffer(rows * d.qkvDim)
+        scores = FloatBuffer(rows * rows)
+        o = FloatBuffer(rows * d.qDim)
+        t1 = FloatBuffer(rows * d.d)
+        gu = FloatBuffer(rows * 2 * d.f)
+        act = FloatBuffer(rows * d.f)
+    }
+}
+
+/// Scratch buffers of a velocity evaluation (N image tokens, up to maxKeys keys), allocated
+/// once and reused by every step.
+final class StepWorkspace {
+    let maxKeys: Int
+    let x, a, qkv, keys, values, scores, r0, r1, o, t1, gu, act, patches, y: FloatBuffer
+
+    init(maxKeys: Int, _ d: Dims) {
+        self.maxKeys = maxKeys
+        let n = d.tokens
+        x = FloatBuffer(n * d.d)
+        a = FloatBuffer(n * d.d)
+        qkv = FloatBuffer(n * d.qkvDim)
+        keys = FloatBuffer(maxKeys * d.kvDim)
+        values = FloatBuffer(maxKeys * d.kvDim)
+        scores = FloatBuffer(n * maxKeys)
+        r0 = FloatBuffer(d.residualAttention ? d.heads * n * n : 0)
+        r1 = FloatBuffer(d.residualAttention ? d.heads * n * n : 0)
+        o = FloatBuffer(n * d.qDim)
+        t1 = FloatBuffer(n * d.d)
+        gu = FloatBuffer(n * 2 * d.f)
+        act = FloatBuffer(n * d.f)
+        patches = FloatBuffer(n * d.patchDim)
+        y = FloatBuffer(n * d.patchDim)
+    }
+}

@@ -1,0 +1,207 @@
+import LatteCore
+import LatteMapper
+
+/// The model's sizes, read once from the config.
+struct Dims: Sendable {
+    let d, f, heads, kvHeads, headDim, groupSize: Int
+    let qDim, kvDim, qkvDim: Int
+    let layers, groups, layersPerGroup: Int
+    let channels, patch, height, width, gridH, gridW, tokens, patchDim: Int
+    let freqDim, vocab: Int
+    let eps: Float
+    let ropeTheta: Double
+    let residualAttention: Bool
+
+    init(_ c: ModelConfig) {
+        d = c.hiddenSize
+        f = c.intermediateSize
+        heads = c.numAttentionHeads
+        kvHeads = c.numKeyValueHeads
+        headDim = c.headDim
+        groupSize = heads / kvHeads
+        qDim = heads * headDim
+        kvDim = kvHeads * headDim
+        qkvDim = qDim + 2 * kvDim
+        layers = c.numHiddenLayers
+        groups = c.numTimestepGroups
+        layersPerGroup = c.layersPerGroup
+        channels = c.latentChannels
+        patch = c.patchSize
+        height = c.latentSize[0]
+        width = c.latentSize[1]
+        gridH = height / patch
+        gridW = width / patch
+        tokens = gridH * gridW
+        patchDim = channels * patch * patch
+        freqDim = c.timeEmbedFrequencyDim
+        vocab = c.vocabSize
+        eps = Float(c.rmsNormEps)
+        ropeTheta = c.ropeTheta
+        residualAttention = c.residualAttention
+    }
+
+    var latentCount: Int { channels * height * width }
+}
+
+/// Tensor names, as in shared/spec/reference-model.md.
+enum Names {
+    static let embed = "model.embed_tokens.weight"
+
+    static func decoder(_ prefix: String, _ d: Dims) -> [(String, [Int])] {
+        [
+            ("\(prefix).input_layernorm.weight", [d.d]),
+            ("\(prefix).self_attn.q_proj.weight", [d.qDim, d.d]), ("\(prefix).self_attn.q_proj.bias", [d.qDim]),
+            ("\(prefix).self_attn.k_proj.weight", [d.kvDim, d.d]), ("\(prefix).self_attn.k_proj.bias", [d.kvDim]),
+            ("\(prefix).self_attn.v_proj.weight", [d.kvDim, d.d]), ("\(prefix).self_attn.v_proj.bias", [d.kvDim]),
+            ("\(prefix).self_attn.o_proj.weight", [d.d, d.qDim]),
+            ("\(prefix).post_attention_layernorm.weight", [d.d]),
+            ("\(prefix).mlp.gate_proj.weight", [d.f, d.d]), ("\(prefix).mlp.up_proj.weight", [d.f, d.d]),
+            ("\(prefix).mlp.down_proj.weight", [d.d, d.f]),
+        ]
+    }
+
+    static func contextLayer(_ l: Int, _ d: Dims) -> [(String, [Int])] { decoder("model.layers.\(l)", d) }
+
+    static func replicaLayer(_ l: Int, _ d: Dims) -> [(String, [Int])] {
+        let p = "gen.layers.\(l)"
+        return decoder(p, d) + [
+            ("\(p).attn_out_norm.weight", [d.d]), ("\(p).mlp_out_norm.weight", [d.d]),
+            ("\(p).modulation.weight", [4 * d.d, d.d]), ("\(p).modulation.bias", [4 * d.d]),
+            ("\(p).res_gate.weight", [d.heads, d.d]), ("\(p).res_gate.bias", [d.heads]),
+        ]
+    }
+
+    static func shared(_ d: Dims) -> [(String, [Int])] {
+        [
+            ("time_embed.linear_1.weight", [d.d, d.freqDim]), ("time_embed.linear_1.bias", [d.d]),
+            ("time_embed.linear_2.weight", [d.d, d.d]), ("time_embed.linear_2.bias", [d.d]),
+            ("patch_embed.proj.weight", [d.d, d.channels, d.patch, d.patch]), ("patch_embed.proj.bias", [d.d]),
+            ("image_head.norm.weight", [d.d]),
+            ("image_head.modulation.weight", [2 * d.d, d.d]), ("image_head.modulation.bias", [2 * d.d]),
+            ("image_head.proj.weight", [d.patchDim, d.d]), ("image_head.proj.bias", [d.patchDim]),
+        ]
+    }
+
+    /// Every tensor generation needs, with its shape (`model.norm.weight` is not needed).
+    static func all(_ d: Dims) -> [(String, [Int])] {
+        var out: [(String, [Int])] = [(embed, [d.vocab, d.d])]
+        for l in 0 ..< d.layers { out += contextLayer(l, d) }
+        for l in 0 ..< d.layers { out += replicaLayer(l, d) }
+        return out + shared(d)
+    }
+}
+
+/// Reads tensors from a source into float32 buffers, checking shapes.
+struct Loader {
+    let source: WeightSource
+    let dims: Dims
+
+    func checkShape(_ name: String, _ expected: [Int]) throws {
+        guard let found = source.shape(name) else { throw RuntimeError.missingTensor(name) }
+        guard found == expected else { throw RuntimeError.wrongShape(tensor: name, expected: expected, found: found) }
+    }
+
+    /// Reads `name` (expected shape `shape`) into `dst` at element offset `offset`.
+    func read(_ name: String, _ shape: [Int], into dst: FloatBuffer, at offset: Int = 0) throws {
+        try checkShape(name, shape)
+        let n = elementCount(of: shape) ?? 0
+        precondition(offset + n <= dst.count)
+        try source.read(name, into: UnsafeMutableBufferPointer(start: dst.p + offset, count: n))
+    }
+
+    func tensor(_ name: String, _ shape: [Int]) throws -> FloatBuffer {
+        let b = FloatBuffer(uninitialized: elementCount(of: shape) ?? 0)
+        try read(name, shape, into: b)
+        return b
+    }
+}
+
+/// One Qwen2 decoder layer's weights, q|k|v and gate|up fused for one product each.
+final class DecoderWeights: @unchecked Sendable {
+    let inputNorm: FloatBuffer   // [D]
+    let qkvW: FloatBuffer        // [qDim + 2 kvDim, D]
+    let qkvB: FloatBuffer        // [qDim + 2 kvDim]
+    let oW: FloatBuffer          // [D, qDim]
+    let postNorm: FloatBuffer    // [D]
+    let gateUpW: FloatBuffer     // [2F, D]
+    let downW: FloatBuffer       // [D, F]
+
+    /// Buffers for one layer, filled by `load`.
+    init(_ d: Dims) {
+        inputNorm = FloatBuffer(uninitialized: d.d)
+        qkvW = FloatBuffer(uninitialized: d.qkvDim * d.d)
+        qkvB = FloatBuffer(uninitialized: d.qkvDim)
+        oW = FloatBuffer(uninitialized: d.d * d.qDim)
+        postNorm = FloatBuffer(uninitialized: d.d)
+        gateUpW = FloatBuffer(uninitialized: 2 * d.f * d.d)
+        downW = FloatBuffer(uninitialized: d.d * d.f)
+    }
+
+    /// Reads the layer at `prefix` (e.g. "model.layers.3").
+    convenience init(_ prefix: String, _ ld: Loader) throws {
+        self.init(ld.dims)
+        try load(prefix, ld)
+    }
+
+    /// Reads the layer at `prefix` into these buffers (the prefill reuses one set for all layers).
+    func load(_ prefix: String, _ ld: Loader) throws {
+        let d = ld.dims
+        try ld.read("\(prefix).input_layernorm.weight", [d.d], into: inputNorm)
+        try ld.read("\(prefix).self_attn.q_proj.weight", [d.qDim, d.d], into: qkvW)
+        try ld.read("\(prefix).self_attn.k_proj.weight", [d.kvDim, d.d], into: qkvW, at: d.qDim * d.d)
+        try ld.read("\(prefix).self_attn.v_proj.weight", [d.kvDim, d.d], into: qkvW, at: (d.qDim + d.kvDim) * d.d)
+        try ld.read("\(prefix).self_attn.q_proj.bias", [d.qDim], into: qkvB)
+        try ld.read("\(prefix).self_attn.k_proj.bias", [d.kvDim], into: qkvB, at: d.qDim)
+        try ld.read("\(prefix).self_attn.v_proj.bias", [d.kvDim], into: qkvB, at: d.qDim + d.kvDim)
+        try ld.read("\(prefix).self_attn.o_proj.weight", [d.d, d.qDim], into: oW)
+        try ld.read("\(prefix).post_attention_layernorm.weight", [d.d], into: postNorm)
+        try ld.read("\(prefix).mlp.gate_proj.weight", [d.f, d.d], into: gateUpW)
+        try ld.read("\(prefix).mlp.up_proj.weight", [d.f, d.d], into: gateUpW, at: d.f * d.d)
+        try ld.read("\(prefix).mlp.down_proj.weight", [d.d, d.f], into: downW)
+    }
+}
+
+/// A replica (timestep expert) layer: a decoder layer plus its output norms, modulation
+/// and residual-attention gate.
+final class ReplicaWeights: @unchecked Sendable {
+    let decoder: DecoderWeights
+    let attnOutNorm: FloatBuffer  // [D]
+    let mlpOutNorm: FloatBuffer   // [D]
+    let modW: FloatBuffer         // [4D, D]
+    let modB: FloatBuffer         // [4D]
+    let resW: FloatBuffer         // [H, D]
+    let resB: FloatBuffer         // [H]
+
+    init(layer l: Int, _ ld: Loader) throws {
+        let d = ld.dims, p = "gen.layers.\(l)"
+        decoder = try DecoderWeights(p, ld)
+        attnOutNorm = try ld.tensor("\(p).attn_out_norm.weight", [d.d])
+        mlpOutNorm = try ld.tensor("\(p).mlp_out_norm.weight", [d.d])
+        modW = try ld.tensor("\(p).modulation.weight", [4 * d.d, d.d])
+        modB = try ld.tensor("\(p).modulation.bias", [4 * d.d])
+        resW = try ld.tensor("\(p).res_gate.weight", [d.heads, d.d])
+        resB = try ld.tensor("\(p).res_gate.bias", [d.heads])
+    }
+}
+
+/// The generation tensors every step uses: time embedding, patch embedding, image head.
+final class SharedWeights: @unchecked Sendable {
+    let te1W, te1B, te2W, te2B: FloatBuffer
+    let patchW, patchB: FloatBuffer      // [D, C*p*p], [D]
+    let headNorm, headModW, headModB, headProjW, headProjB: FloatBuffer
+
+    init(_ ld: Loader) throws {
+        let d = ld.dims
+        te1W = try ld.tensor("time_embed.linear_1.weight", [d.d, d.freqDim])
+        te1B = try ld.tensor("time_embed.linear_1.bias", [d.d])
+        te2W = try ld.tensor("time_embed.linear_2.weight", [d.d, d.d])
+        te2B = try ld.tensor("time_embed.linear_2.bias", [d.d])
+        patchW = try ld.tensor("patch_embed.proj.weight", [d.d, d.channels, d.patch, d.patch])
+        patchB = try ld.tensor("patch_embed.proj.bias", [d.d])
+        headNorm = try ld.tensor("image_head.norm.weight", [d.d])
+        headModW = try ld.tensor("image_head.modulation.weight", [2 * d.d, d.d])
+        headModB = try ld.tensor("image_head.modulation.bias", [2 * d.d])
+        headProjW = try ld.tensor("image_head.proj.weight", [d.patchDim, d.d])
+        headProjB = try ld.tensor("image_head.proj.bias", [d.patchDim])
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import LatteCore
+import LatteMapper
+import LatteReaders
+@testable import LatteRuntime
+
+/// Bad weights and bad inputs give errors naming the tensor, never a crash.
+@Suite struct ErrorTests {
+    @Test func missingWeightIsNamed() throws {
+        #expect(throws: RuntimeError.missingTensor("gen.layers.5.res_gate.bias")) {
+            _ = try Fixtures.model("tiny") { base in
+                let s = AlteredSource(base)
+                s.hidden = "gen.layers.5.res_gate.bias"
+                return s
+            }
+        }
+    }
+
+    @Test func wrongWeightShapeIsNamed() throws {
+        #expect(throws: RuntimeError.wrongShape(tensor: "model.layers.2.self_attn.k_proj.weight", expected: [32, 64], found: [64, 64])) {
+            _ = try Fixtures.model("tiny") { base in
+                let s = AlteredSource(base)
+                s.fakeShape = ("model.layers.2.self_attn.k_proj.weight", [64, 64])
+                return s
+            }
+        }
+    }
+
+    @Test func integerWeightIsRefused() throws {
+        let dir = try temporaryFolder()
+        try writeRawSafetensors(dir + "/w.safetensors", [("w", "I32", [2], bytes([Int32(1), 2]))])
+        let source = CheckpointWeightSource(try SafetensorsReader.open(path: dir + "/w.safetensors"))
+        #expect(throws: RuntimeError.unsupportedDType(tensor: "w", dtype: .i32, allowed: FloatDecoding.weightDTypes)) {
+            _ = try source.float32("w")
+        }
+        #expect(throws: RuntimeError.missingTensor("nope")) { _ = try source.float32("nope") }
+    }
+
+    func inputs(_ tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])]) throws -> String {
+        let path = try temporaryFolder() + "/inputs.safetensors"
+        try writeRawSafetensors(path, tensors)
+        return path
+    }
+
+    func message(_ body: () throws -> Void) -> String {
+        do { try body() } catch { return String(describing: error) }
+        return "no error"
+    }
+
+    @Test func tokenOutsideTheVocabulary() throws {
+        let model = try Fixtures.model("tiny")   // vocab 256
+        let path = try inputs([("context_ids", "I64", [3], bytes([Int64(1), 256, 3]))])
+        let m = message { _ = try RunInputs.load(path: path, config: model.config) }
+        #expect(m.contains("context_ids") && m.contains("256") && m.contains(path), "\(m)")
+        #expect(throws: RuntimeError.tokenOutOfRange(tensor: "context_ids", position: 0, id: -1, vocabSize: 256)) {
+            _ = try model.prefill(ids: [-1])
+        }
+        let u = try inputs([("context_ids", "I32", [1], bytes([Int32(1)])), ("uncond_ids", "I32", [2], bytes([Int32(0), 999]))])
+        #expect(message { _ = try RunInputs.load(path: u, config: model.config) }.contains("'uncond_ids': token 1 is 999"))
+    }
+
+    @Test func badInputDTypesAndShapes() throws {
+        let config = try Fixtures.model("tiny").config
+        let floatIDs = try inputs([("context_ids", "F32", [1], bytes([Float(1)]))])
+        #expect(message { _ = try RunInputs.load(path: floatIDs, config: config) }.contains("tensor 'context_ids': dtype F32"))
+        let f64Noise = try inputs([("context_ids", "I64", [1], bytes([Int64(1)])),
+                                   ("noise", "F64", [4, 8, 8], bytes([Double](repeating: 0, count: 256)))])
+        #expect(message { _ = try RunInputs.load(path: f64Noise, config: config) }.contains("tensor 'noise': dtype F64"))
+        let badShape = try inputs([("context_ids", "I64", [1], bytes([Int64(1)])),
+                                   ("noise", "F32", [4, 8, 4], bytes([Float](repeating: 0, count: 128)))])
+        #expect(message { _ = try RunInputs.load(path: badShape, config: config) }.contains("tensor 'noise': expected shape [4, 8, 8], found [4, 8, 4]"))
+        let noTimesteps = try inputs([("context_ids", "I64", [1], bytes([Int64(1)])),
+                                      ("x_t", "F32", [1, 4, 8, 8], bytes([Float](repeating: 0, count: 256)))])
+        #expect(message { _ = try RunInputs.load(path: noTimesteps, config: config) }.contains("tensor 'timesteps': missing"))
+        let badT = try inputs([("context_ids", "I64", [1], bytes([Int64(1)])),
+                               ("timesteps", "F32", [1], bytes([Float(1.5)])),
+                               ("x_t", "F32", [1, 4, 8, 8], bytes([Float](repeating: 0, count: 256)))])
+        #expect(message { _ = try RunInputs.load(path: badT, config: config) }.contains("tensor 'timesteps': element 0 is 1.5"))
+        let orphanTimesteps = try inputs([("context_ids", "I64", [1], bytes([Int64(1)])), ("timesteps", "F32", [1], bytes([Float(0.5)]))])
+        #expect(message { _ = try RunInputs.load(path: orphanTimesteps, config: config) }.contains("tensor 'x_t': missing"))
+        let fewTimesteps = try inputs([("context_ids", "I64", [1], bytes([Int64(1)])),
+                                       ("timesteps", "F32", [1], bytes([Float(0.5)])),
+                                       ("x_t", "F32", [2, 4, 8, 8], bytes([Float](repeating: 0, count: 512)))])
+        #expect(message { _ = try RunInputs.load(path: fewTimesteps, config: config) }.contains("tensor 'timesteps': expected shape [2], found [1]"))
+        let matrixIDs = try inputs([("context_ids", "I64", [1, 2], bytes([Int64(1), 2]))])
+        #expect(message { _ = try RunInputs.load(path: matrixIDs, config: config) }.contains("tensor 'context_ids': must be one-dimensional"))
+        let noContext = try inputs([("noise", "F32", [4, 8, 8], bytes([Float](repeating: 0, count: 256)))])
+        #expect(message { _ = try RunInputs.load(path: noContext, config: config) }.contains("tensor 'context_ids': missing"))
+        let nan = try inputs([("context_ids", "I64", [1], bytes([Int64(1)])),
+                              ("noise", "F32", [4, 8, 8], bytes([Float.nan] + [Float](repeating: 0, count: 255)))])
+        #expect(message { _ = try RunInputs.load(path: nan, config: config) }.contains("tensor 'noise': element 0 is nan"))
+    }
+
+    @Test func guidanceWithoutUnconditionalContextIsAUsageError() throws {
+        let model = try Fixtures.model("tiny")
+        let inputs = RunInputs(contextIDs: [1, 2], noise: [Float](repeating: 0, count: 256))
+        #expect {
+            _ = try LatteRun.execute(model: model, inputs: inputs, steps: 2, cfgScale: 3)
+        } throws: { error in
+            guard case .usage = error as? RuntimeError else { return false }
+            return true
+        }
+        // Scale 1 needs none.
+        let (out, _) = try LatteRun.execute(model: model, inputs: inputs, steps: 2, cfgScale: 1)
+        #expect(out.map(\.name) == ["sample", "context_hidden"])
+    }
+
+    @Test func emptyContextRuns() throws {
+        let model = try Fixtures.model("tiny")
+        let ctx = try model.prefill(ids: [])
+        #expect(ctx.length == 0 && ctx.hidden.isEmpty)
+        let v = try model.velocity(latent: [Float](repeating: 0.3, count: 256), t: 0.5, context: ctx)
+        #expect(v.count == 256 && v.allSatisfy(\.isFinite))
+    }
+}

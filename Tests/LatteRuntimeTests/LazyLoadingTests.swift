@@ -1,0 +1,62 @@
+import Testing
+import LatteCore
+@testable import LatteRuntime
+
+/// Replica groups are read only when a step of theirs runs, once; other groups never.
+@Suite struct LazyLoadingTests {
+    @Test func velocityAtOneGroupReadsOnlyThatGroup() throws {
+        var recorder: RecordingSource!
+        let model = try Fixtures.model("tiny") { base in
+            recorder = RecordingSource(base)
+            return recorder
+        }
+        // tiny: K = 4, boundaries 0, .25, .5, .75, 1; M = 2 layers per group.
+        #expect(model.loadedGroups.isEmpty)
+        #expect(recorder.replicaLayersRead.isEmpty)
+        #expect(recorder.prepared.isEmpty)
+        let ctx = try model.prefill(ids: [1, 2, 3])
+        #expect(recorder.replicaLayersRead.isEmpty)
+        let z = [Float](repeating: 0.5, count: 4 * 8 * 8)
+        for t in [0.25, 0.3, 0.49999] { _ = try model.velocity(latent: z, t: t, context: ctx) }
+        #expect(model.loadedGroups == [1])
+        #expect(recorder.prepared == [1])
+        #expect(recorder.replicaLayersRead == [2, 3])
+        let readsAfterFirst = recorder.reads.filter { $0.hasPrefix("gen.") }.count
+        _ = try model.velocity(latent: z, t: 0.4, context: ctx)
+        #expect(recorder.reads.filter { $0.hasPrefix("gen.") }.count == readsAfterFirst, "group 1 read again")
+        _ = try model.velocity(latent: z, t: 0.75, context: ctx)
+        #expect(model.loadedGroups == [1, 3])
+        #expect(recorder.prepared == [1, 3])
+        #expect(recorder.replicaLayersRead == [2, 3, 6, 7])
+    }
+
+    @Test func oneSamplingStepReadsOnlyTheFirstGroup() throws {
+        var recorder: RecordingSource!
+        let model = try Fixtures.model("tiny") { base in
+            recorder = RecordingSource(base)
+            return recorder
+        }
+        let ctx = try model.prefill(ids: [5, 6])
+        _ = try model.sample(noise: [Float](repeating: 0.1, count: 256), steps: 1, context: ctx)
+        #expect(model.loadedGroups == [0])
+        #expect(recorder.replicaLayersRead == [0, 1])
+        // Four steps: t = 0, .25, .5, .75, one per group, each read once.
+        _ = try model.sample(noise: [Float](repeating: 0.1, count: 256), steps: 4, context: ctx)
+        #expect(model.loadedGroups == [0, 1, 2, 3])
+        #expect(recorder.prepared == [0, 1, 2, 3])
+        #expect(recorder.reads.filter { $0 == "gen.layers.0.modulation.weight" }.count == 1)
+    }
+
+    @Test func prefillReadsContextLayersOnceForAllContexts() throws {
+        var recorder: RecordingSource!
+        let model = try Fixtures.model("cfg") { base in
+            recorder = RecordingSource(base)
+            return recorder
+        }
+        let states = try model.prefill([("a", [1, 2, 3]), ("b", [4])])
+        #expect(states.map(\.length) == [3, 1])
+        #expect(recorder.reads.filter { $0 == "model.layers.0.mlp.up_proj.weight" }.count == 1)
+        #expect(recorder.replicaLayersRead.isEmpty)
+        #expect(!recorder.reads.contains("model.norm.weight"))
+    }
+}
