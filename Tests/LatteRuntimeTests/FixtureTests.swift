@@ -33,14 +33,13 @@ import LatteReaders
         for (key, cmp) in result { #expect(cmp.passes(tolerance: Fixtures.tolerance), "k2-sharded/\(key): \(cmp.relativeError)") }
     }
 
-    /// The PyTorch .bin copies of k2: the torch reader is not in this branch yet, so opening
-    /// them fails; once it lands this known issue stops occurring and the test says so.
+    /// The PyTorch copies of k2 (zip `.bin` and legacy, with fused-storage and transposed
+    /// views) run to k2's expected outputs.
     @Test(arguments: ["k2-bin", "k2-legacy"])
-    func torchWeightsReproduceK2(_ name: String) {
-        withKnownIssue("the PyTorch reader is built on another branch") {
-            let result = try Fixtures.runAndCompare(name, reference: "k2")
-            for (key, cmp) in result { #expect(cmp.passes(tolerance: Fixtures.tolerance), "\(name)/\(key): \(cmp.relativeError)") }
-        }
+    func torchWeightsReproduceK2(_ name: String) throws {
+        let result = try Fixtures.runAndCompare(name, reference: "k2")
+        #expect(result.count == 3)
+        for (key, cmp) in result { #expect(cmp.passes(tolerance: Fixtures.tolerance), "\(name)/\(key): \(cmp.relativeError)") }
     }
 
     /// A single perturbed weight makes the comparison fail, for a replica weight (sample and
