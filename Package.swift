@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "LatteCore", targets: ["LatteCore"]),
         .library(name: "LatteReaders", targets: ["LatteReaders"]),
         .library(name: "LatteMapper", targets: ["LatteMapper"]),
+        .library(name: "LatteFormat", targets: ["LatteFormat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,17 +27,23 @@ let package = Package(
         .target(name: "LatteReaders", dependencies: ["LatteCore"]),
         // The timestep-expert mapper: config, layers to groups, residual-attention gates.
         .target(name: "LatteMapper", dependencies: ["LatteCore", "LatteReaders"]),
+        // The `.latte` container: writer, reader, codecs, checksums, safetensors export.
+        .target(name: "LatteFormat", dependencies: ["LatteCore", "LatteReaders", "CZstd"]),
         // The command line: thin, all logic lives in the libraries above.
         .executableTarget(
             name: "latte",
             dependencies: [
-                "LatteCore", "LatteReaders", "LatteMapper",
+                "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "LatteCoreTests", dependencies: [
             "LatteCore", .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
+        .testTarget(name: "LatteFormatTests", dependencies: [
+            "LatteFormat", "LatteCore", "LatteReaders", "CZstd",
+            .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
     ]
 )

@@ -8,7 +8,7 @@ struct LatteCommand: ParsableCommand {
         commandName: "latte",
         abstract: "Convert, inspect and verify LaTtE-Flow checkpoints.",
         version: latteVersion,
-        subcommands: [InspectCommand.self]
+        subcommands: [InspectCommand.self, ConvertCommand.self, ExportCommand.self, VerifyCommand.self]
     )
 }
 

@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import LatteCore
+import LatteFormat
+import LatteReaders
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Write a checkpoint as a compact .latte file (see docs/FORMAT.md)."
+    )
+
+    @Argument(help: "A weights file, a sharded index, or a folder holding one.")
+    var source: String
+
+    @Option(name: .shortAndLong, help: "The .latte file to write.")
+    var output: String
+
+    @Option(help: "A config.json to record (default: the one beside the weights).")
+    var config: String?
+
+    @Option(help: "zstd level for non-float data and redundant planes (1-19).")
+    var level: Int32 = 3
+
+    @Option(help: "Compression threads (default: every core).")
+    var threads: Int?
+
+    @Flag(help: "No progress bar on stderr.")
+    var noProgress = false
+
+    func validate() throws {
+        guard (1 ... 19).contains(level) else { throw ValidationError("--level must be between 1 and 19") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let checkpoint = try CheckpointReader.open(path: source)
+            var options = LatteWriteOptions()
+            options.codec.level = level
+            if let threads { options.threads = threads }
+            options.configPath = config
+            let bar = !noProgress && isatty(2) == 1 ? ProgressBar() : nil
+            if let bar { options.progress = { done, total in bar.update(done, total) } }
+            // The mapper's plan is wired in by a later change; until then, one section.
+            let summary = try LatteWriter.write(checkpoint, plan: nil, to: output, options: options)
+            bar?.finish()
+            let ratio = summary.rawBytes == 0 ? "-" : formatRatio(Double(summary.fileBytes) / Double(summary.rawBytes))
+            printError("wrote \(output): \(summary.tensors) tensors, \(formatBytes(summary.rawBytes)) -> \(formatBytes(summary.fileBytes)) (ratio \(ratio))")
+        }
+    }
+}
