@@ -51,15 +51,17 @@ enum ChunkCoder {
     private static func encodePlanes(_ raw: UnsafeRawBufferPointer, width: Int, options: CodecOptions) -> EncodedChunk {
         let n = raw.count
         let planeSize = n / width
-        var split = [UInt8](repeating: 0, count: n)
-        split.withUnsafeMutableBytes { BytePlanes.split(raw, width: width, into: $0) }
+        let split = [UInt8](unsafeUninitializedCapacity: n) { buf, count in
+            BytePlanes.split(raw, width: width, into: UnsafeMutableRawBufferPointer(buf))
+            count = n
+        }
         var stored: [[UInt8]] = []
         var planes: [PlaneEntry] = []
         split.withUnsafeBytes { all in
             for k in 0 ..< width {
                 let plane = UnsafeRawBufferPointer(rebasing: all[k * planeSize ..< (k + 1) * planeSize])
                 let counts = ByteStats.histogram(plane)
-                let estimate = ByteStats.entropyBytes(counts) + Double(RANS.tableBytes + 4 + 2 * counts.filter { $0 > 0 }.count)
+                let estimate = ByteStats.entropyBytes(counts) + Double(RANS.tableBytes + 16 + 2 * counts.filter { $0 > 0 }.count)
                 var best: (PlaneCodec, [UInt8])? = nil
                 if estimate < Double(planeSize) * options.rawThreshold {
                     let r = RANS.encode(plane, counts: counts)
@@ -78,7 +80,9 @@ enum ChunkCoder {
         if planes.allSatisfy({ $0.codec == .raw }) {
             return EncodedChunk(bytes: Array(raw), entry: ChunkEntry(offset: 0, length: n, raw: n, codec: .raw))
         }
-        let bytes = Array(stored.joined())
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(stored.reduce(0) { $0 + $1.count })
+        for s in stored { bytes.append(contentsOf: s) }
         return EncodedChunk(bytes: bytes, entry: ChunkEntry(offset: 0, length: bytes.count, raw: n, codec: .planes, width: width, planes: planes))
     }
 

@@ -17,8 +17,10 @@ public struct LatteWriteOptions: Sendable {
     public var configPath: String?
     /// Files embedded verbatim under a name (e.g. `inputs.safetensors`), one section each.
     public var embeddedFiles: [(name: String, path: String)] = []
-    /// `fsync` before the rename, so a crash right after cannot leave an empty file behind.
-    public var sync = true
+    /// `fsync` before the rename, so a power loss right after cannot leave an empty file
+    /// behind. Off by default, as for `zstd`, `cp` and safetensors: the rename alone already
+    /// guarantees no process ever sees a partial file at the output path.
+    public var sync = false
     /// Called after each batch with raw bytes done and total.
     public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
 

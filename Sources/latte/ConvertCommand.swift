@@ -30,6 +30,9 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "No progress bar on stderr.")
     var noProgress = false
 
+    @Flag(help: "fsync the file before renaming it into place (survives a power loss).")
+    var sync = false
+
     func validate() throws {
         guard (1 ... 19).contains(level) else { throw ValidationError("--level must be between 1 and 19") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
@@ -42,6 +45,7 @@ struct ConvertCommand: ParsableCommand {
             options.codec.level = level
             if let threads { options.threads = threads }
             options.configPath = config
+            options.sync = sync
             let bar = !noProgress && isatty(2) == 1 ? ProgressBar() : nil
             if let bar { options.progress = { done, total in bar.update(done, total) } }
             // The mapper's plan is wired in by a later change; until then, one section.
