@@ -19,6 +19,7 @@ let package = Package(
         // C libraries, reached through pkg-config; `make deps` installs the Debian -dev packages.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // The tensor model, memory maps, JSON and the errors every module shares.
@@ -28,7 +29,7 @@ let package = Package(
         // The timestep-expert mapper: config, layers to groups, residual-attention gates.
         .target(name: "LatteMapper", dependencies: ["LatteCore", "LatteReaders"]),
         // The `.latte` container: writer, reader, codecs, checksums, safetensors export.
-        .target(name: "LatteFormat", dependencies: ["LatteCore", "LatteReaders", "CZstd"]),
+        .target(name: "LatteFormat", dependencies: ["LatteCore", "LatteReaders", "CZstd", "CCrypto"]),
         // The command line: thin, all logic lives in the libraries above.
         .executableTarget(
             name: "latte",

@@ -178,12 +178,6 @@ enum RANS {
             x = UInt32(truncatingIfNeeded: (e >> 8) & 0x7FFF) &* (x >> scaleBits) &+ UInt32(truncatingIfNeeded: e >> 32)
             return UInt8(truncatingIfNeeded: e)
         }
-        @inline(__always) func renormFast(_ x: inout UInt32) {
-            while x < lowerBound {
-                x = (x << 8) | UInt32(src[p])
-                p += 1
-            }
-        }
         @inline(__always) func renormChecked(_ x: inout UInt32) {
             while x < lowerBound {
                 guard p < end else { overrun = true; x = lowerBound; return }
@@ -193,14 +187,30 @@ enum RANS {
         }
         var i = 0
         // A group of four reads at most 2 bytes per state (14-bit frequencies), so with 8
-        // bytes left the bounds check can wait for the group's end.
-        while i + 4 <= count && p + 8 <= end {
-            dst![i] = get(&x.0); renormFast(&x.0)
-            dst![i + 1] = get(&x.1); renormFast(&x.1)
-            dst![i + 2] = get(&x.2); renormFast(&x.2)
-            dst![i + 3] = get(&x.3); renormFast(&x.3)
-            i += 4
+        // bytes left the bounds check can wait for the group's end. Written out by hand:
+        // the states stay in registers.
+        var x0 = x.0, x1 = x.1, x2 = x.2, x3 = x.3
+        var q = p
+        if let dst {
+            while i + 4 <= count && q + 8 <= end {
+                let e0 = table[Int(x0 & mask)], e1 = table[Int(x1 & mask)], e2 = table[Int(x2 & mask)], e3 = table[Int(x3 & mask)]
+                dst[i] = UInt8(truncatingIfNeeded: e0)
+                dst[i + 1] = UInt8(truncatingIfNeeded: e1)
+                dst[i + 2] = UInt8(truncatingIfNeeded: e2)
+                dst[i + 3] = UInt8(truncatingIfNeeded: e3)
+                x0 = UInt32(truncatingIfNeeded: (e0 >> 8) & 0x7FFF) &* (x0 >> scaleBits) &+ UInt32(truncatingIfNeeded: e0 >> 32)
+                x1 = UInt32(truncatingIfNeeded: (e1 >> 8) & 0x7FFF) &* (x1 >> scaleBits) &+ UInt32(truncatingIfNeeded: e1 >> 32)
+                x2 = UInt32(truncatingIfNeeded: (e2 >> 8) & 0x7FFF) &* (x2 >> scaleBits) &+ UInt32(truncatingIfNeeded: e2 >> 32)
+                x3 = UInt32(truncatingIfNeeded: (e3 >> 8) & 0x7FFF) &* (x3 >> scaleBits) &+ UInt32(truncatingIfNeeded: e3 >> 32)
+                while x0 < lowerBound { x0 = (x0 << 8) | UInt32(src[q]); q &+= 1 }
+                while x1 < lowerBound { x1 = (x1 << 8) | UInt32(src[q]); q &+= 1 }
+                while x2 < lowerBound { x2 = (x2 << 8) | UInt32(src[q]); q &+= 1 }
+                while x3 < lowerBound { x3 = (x3 << 8) | UInt32(src[q]); q &+= 1 }
+                i += 4
+            }
         }
+        x = (x0, x1, x2, x3)
+        p = q
         while i < count && !overrun {
             switch i % lanes {
             case 0: dst![i] = get(&x.0); renormChecked(&x.0)
