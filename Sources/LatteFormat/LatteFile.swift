@@ -148,39 +148,69 @@ public final class LatteFile: @unchecked Sendable {
 
     /// Decodes `tensors` chunk by chunk, a batch of chunks at a time on every thread, and
     /// hands each chunk's raw bytes to `body` in order. A tensor's checksum is verified after
-    /// its last chunk, before `body` sees anything of the next tensor; a mismatch throws.
-    /// Memory: one batch (a few chunks per thread), whatever the tensor sizes.
+    /// its last chunk, before `body` sees it; a mismatch throws. The next batch decodes while
+    /// `body` consumes the current one. Memory: two batches (a few chunks per thread),
+    /// whatever the tensor sizes.
     public func stream(_ tensors: [LatteTensor], body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
+        // chunk -1: an empty tensor, nothing to decode.
         struct Job { var tensor: Int; var chunk: Int; var isLast: Bool }
         let batchLimit = max(1, threads) * 4
-        var jobs: [Job] = []
-        var hash = XXH64()
-        func run() throws {
-            guard !jobs.isEmpty else { return }
-            let work = jobs
-            jobs.removeAll(keepingCapacity: true)
+        var batches: [[Job]] = [[]]
+        for (ti, t) in tensors.enumerated() {
+            if t.chunks.isEmpty { batches[batches.count - 1].append(Job(tensor: ti, chunk: -1, isLast: true)) }
+            for k in t.chunks.indices {
+                if batches[batches.count - 1].count >= batchLimit { batches.append([]) }
+                batches[batches.count - 1].append(Job(tensor: ti, chunk: k, isLast: k == t.chunks.count - 1))
+            }
+        }
+        let file = self.file
+        let threads = self.threads
+        let sections = Set(tensors.map(\.section))
+        for s in sections { mark(s) }
+
+        /// Starts decoding a batch on the global queue; the group signals when it is done.
+        func start(_ work: [Job]) -> (DispatchGroup, DecodeSlots) {
             let results = DecodeSlots(work.count)
-            let n = min(threads, work.count)
-            let file = self.file
-            DispatchQueue.concurrentPerform(iterations: n) { t in
-                var i = t
-                while i < work.count {
-                    let tensor = tensors[work[i].tensor]
-                    let c = tensor.chunks[work[i].chunk]
-                    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: c.raw, alignment: 64)
-                    do {
-                        try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]), into: buffer)
-                        results.set(i, .success(buffer))
-                    } catch {
-                        buffer.deallocate()
-                        results.set(i, .failure(LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: work[i].chunk, reason: String(describing: error))))
+            let group = DispatchGroup()
+            DispatchQueue.global().async(group: group) {
+                let n = max(1, min(threads, work.count))
+                DispatchQueue.concurrentPerform(iterations: n) { t in
+                    var i = t
+                    while i < work.count {
+                        defer { i += n }
+                        guard work[i].chunk >= 0 else { continue }
+                        let tensor = tensors[work[i].tensor]
+                        let c = tensor.chunks[work[i].chunk]
+                        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: c.raw, alignment: 64)
+                        do {
+                            try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]), into: buffer)
+                            results.set(i, .success(buffer))
+                        } catch {
+                            buffer.deallocate()
+                            results.set(i, .failure(LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: work[i].chunk, reason: String(describing: error))))
+                        }
                     }
-                    i += n
                 }
             }
+            return (group, results)
+        }
+
+        var hash = XXH64()
+        var next: (DispatchGroup, DecodeSlots)? = start(batches[0])
+        // Whatever happens, the batch in flight finishes and its buffers are freed.
+        defer { if let (g, r) = next { g.wait(); r.release() } }
+        for b in batches.indices {
+            let (group, results) = next!
+            group.wait()
+            next = b + 1 < batches.count ? start(batches[b + 1]) : nil
             defer { results.release() }
-            for (i, j) in work.enumerated() {
+            for (i, j) in batches[b].enumerated() {
                 let t = tensors[j.tensor]
+                if j.chunk < 0 {
+                    try verify(t, XXH64())
+                    try body(t, UnsafeRawBufferPointer(start: nil, count: 0))
+                    continue
+                }
                 switch results.values[i]! {
                 case let .failure(e): throw LocatedError(path: path, e)
                 case let .success(buf):
@@ -191,20 +221,6 @@ public final class LatteFile: @unchecked Sendable {
                 if j.isLast { hash = XXH64() }
             }
         }
-        for (ti, t) in tensors.enumerated() {
-            mark(t.section)
-            if t.chunks.isEmpty {
-                try run()
-                try verify(t, XXH64())
-                try body(t, UnsafeRawBufferPointer(start: nil, count: 0))
-                continue
-            }
-            for k in t.chunks.indices {
-                jobs.append(Job(tensor: ti, chunk: k, isLast: k == t.chunks.count - 1))
-                if jobs.count >= batchLimit { try run() }
-            }
-        }
-        try run()
     }
 
     private func verify(_ t: LatteTensor, _ hash: XXH64) throws {
