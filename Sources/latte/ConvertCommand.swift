@@ -30,12 +30,18 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "No progress bar on stderr.")
     var noProgress = false
 
+    @Option(help: "Raw bytes per chunk, a multiple of 8 (default 1048576).")
+    var chunkSize: Int?
+
     @Flag(help: "fsync the file before renaming it into place (survives a power loss).")
     var sync = false
 
     func validate() throws {
         guard (1 ... 19).contains(level) else { throw ValidationError("--level must be between 1 and 19") }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
+        if let chunkSize, chunkSize < 8 || chunkSize % 8 != 0 || chunkSize > LatteLayout.maxChunkSize {
+            throw ValidationError("--chunk-size must be a multiple of 8 up to \(LatteLayout.maxChunkSize)")
+        }
     }
 
     func run() throws {
@@ -46,6 +52,7 @@ struct ConvertCommand: ParsableCommand {
             if let threads { options.threads = threads }
             options.configPath = config
             options.sync = sync
+            if let chunkSize { options.chunkSize = chunkSize }
             let bar = !noProgress && isatty(2) == 1 ? ProgressBar() : nil
             if let bar { options.progress = { done, total in bar.update(done, total) } }
             // The mapper's plan is wired in by a later change; until then, one section.

@@ -36,6 +36,7 @@ import LatteCore
         #expect(run("convert \(src)", dir: dir).status == 64)
         #expect(run("convert \(src) -o \(out) --level 0", dir: dir).status == 64)
         #expect(run("convert \(src) -o \(out) --threads 0", dir: dir).status == 64)
+        #expect(run("convert \(src) -o \(out) --chunk-size 12", dir: dir).status == 64)
         let missing = run("convert \(dir.file("nope.safetensors")) -o \(out)", dir: dir)
         #expect(missing.status == 1 && missing.stderr.hasPrefix("error: ") && missing.stderr.contains("nope.safetensors"))
         #expect(!fileExists(out))
