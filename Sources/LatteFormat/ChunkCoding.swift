@@ -87,8 +87,11 @@ enum ChunkCoder {
     }
 
     /// Decodes `stored` (the chunk's stored bytes) into `out` (exactly `entry.raw` bytes).
+    /// `scratch` (at least `entry.raw` bytes), when given, holds the planes: a reader decoding
+    /// many chunks reuses one per thread instead of faulting in fresh pages for each chunk.
     /// Throws a reason string for the caller to attach to the tensor and chunk.
-    static func decode(_ entry: ChunkEntry, stored: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) throws(ChunkDecodeFailure) {
+    static func decode(_ entry: ChunkEntry, stored: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
+                       scratch: UnsafeMutableRawBufferPointer? = nil) throws(ChunkDecodeFailure) {
         switch entry.codec {
         case .raw:
             out.copyMemory(from: stored)
@@ -101,8 +104,9 @@ enum ChunkCoder {
                 try decodePlane(entry.planes[0], stored, into: out)
                 return
             }
-            let split = UnsafeMutableRawBufferPointer.allocate(byteCount: entry.raw, alignment: 64)
-            defer { split.deallocate() }
+            let owned = scratch.map { $0.count >= entry.raw } == true ? nil : UnsafeMutableRawBufferPointer.allocate(byteCount: entry.raw, alignment: 64)
+            defer { owned?.deallocate() }
+            let split = owned ?? UnsafeMutableRawBufferPointer(rebasing: scratch![0 ..< entry.raw])
             var at = 0
             for (k, p) in entry.planes.enumerated() {
                 let src = UnsafeRawBufferPointer(rebasing: stored[at ..< at + p.length])

@@ -168,8 +168,29 @@ public final class LatteFile: @unchecked Sendable {
         let sections = Set(tensors.map(\.section))
         for s in sections { mark(s) }
 
+        // Buffers are reused across batches (two slabs in flight, one scratch per thread):
+        // fresh multi-MiB allocations per chunk would fault in every page anew.
+        let maxRaw = tensors.lazy.flatMap(\.chunks).map(\.raw).max() ?? 0
+        let scratch = BufferPool(count: max(1, threads), size: maxRaw)
+        let slabs = [BufferPool(count: 1, size: 0), BufferPool(count: 1, size: 0)]
+
         /// Starts decoding a batch on the global queue; the group signals when it is done.
-        func start(_ work: [Job]) -> (DispatchGroup, DecodeSlots) {
+        func start(_ work: [Job], slab: BufferPool) -> (DispatchGroup, DecodeSlots) {
+            var offsets: [Int] = []
+            var total = 0
+            for j in work {
+                offsets.append(total)
+                // 64-byte aligned slices, as the format aligns raw chunks.
+                if j.chunk >= 0 { total += (tensors[j.tensor].chunks[j.chunk].raw + 63) / 64 * 64 }
+            }
+            // Workers write disjoint slices of the slab: safe to share.
+            nonisolated(unsafe) let base = slab.reserve(total)
+            // One syscall maps the batch's stored bytes instead of a page fault per 4 KiB.
+            let stored = work.filter { $0.chunk >= 0 }.map { tensors[$0.tensor].chunks[$0.chunk] }
+            if let lo = stored.map(\.offset).min(), let hi = stored.map({ $0.offset + $0.length }).max() {
+                file.advise(lo, hi - lo, MADV_POPULATE_READ)
+            }
+            let starts = offsets
             let results = DecodeSlots(work.count)
             let group = DispatchGroup()
             DispatchQueue.global().async(group: group) {
@@ -181,12 +202,12 @@ public final class LatteFile: @unchecked Sendable {
                         guard work[i].chunk >= 0 else { continue }
                         let tensor = tensors[work[i].tensor]
                         let c = tensor.chunks[work[i].chunk]
-                        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: c.raw, alignment: 64)
+                        let buffer = UnsafeMutableRawBufferPointer(rebasing: base[starts[i] ..< starts[i] + c.raw])
                         do {
-                            try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]), into: buffer)
+                            try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]),
+                                                  into: buffer, scratch: scratch.buffer(t))
                             results.set(i, .success(buffer))
                         } catch {
-                            buffer.deallocate()
                             results.set(i, .failure(LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: work[i].chunk, reason: String(describing: error))))
                         }
                     }
@@ -196,14 +217,21 @@ public final class LatteFile: @unchecked Sendable {
         }
 
         var hash = XXH64()
-        var next: (DispatchGroup, DecodeSlots)? = start(batches[0])
-        // Whatever happens, the batch in flight finishes and its buffers are freed.
-        defer { if let (g, r) = next { g.wait(); r.release() } }
+        var next: (DispatchGroup, DecodeSlots)? = start(batches[0], slab: slabs[0])
+        // Whatever happens, the batch in flight finishes before its buffers go away.
+        defer { if let (g, _) = next { g.wait() } }
         for b in batches.indices {
             let (group, results) = next!
             group.wait()
-            next = b + 1 < batches.count ? start(batches[b + 1]) : nil
-            defer { results.release() }
+            next = b + 1 < batches.count ? start(batches[b + 1], slab: slabs[(b + 1) % 2]) : nil
+            // The batch's stored pages leave the resident set once consumed: memory stays at
+            // two batches even when a whole multi-GB file is exported.
+            let done = batches[b].filter { $0.chunk >= 0 }.map { tensors[$0.tensor].chunks[$0.chunk] }
+            defer {
+                if let lo = done.map(\.offset).min(), let hi = done.map({ $0.offset + $0.length }).max() {
+                    file.advise(lo, hi - lo, MADV_DONTNEED)
+                }
+            }
             for (i, j) in batches[b].enumerated() {
                 let t = tensors[j.tensor]
                 if j.chunk < 0 {
@@ -231,14 +259,32 @@ public final class LatteFile: @unchecked Sendable {
     }
 }
 
-/// Per-chunk decode results written by workers, read after the barrier; owns the buffers.
+/// Per-chunk decode results written by workers, read after the barrier.
 private final class DecodeSlots: @unchecked Sendable {
     var values: [Result<UnsafeMutableRawBufferPointer, LatteFileError>?]
     init(_ n: Int) { values = .init(repeating: nil, count: n) }
     func set(_ i: Int, _ v: Result<UnsafeMutableRawBufferPointer, LatteFileError>) { values[i] = v }
-    func release() {
-        for case let .success(b)? in values { b.deallocate() }
-        values = []
+}
+
+/// Reusable 64-byte aligned buffers, freed with the pool.
+private final class BufferPool: @unchecked Sendable {
+    private var buffers: [UnsafeMutableRawBufferPointer]
+
+    init(count: Int, size: Int) {
+        buffers = (0 ..< count).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64) }
+    }
+
+    deinit { for b in buffers { b.deallocate() } }
+
+    func buffer(_ i: Int) -> UnsafeMutableRawBufferPointer { buffers[i] }
+
+    /// Buffer 0, grown to at least `size` bytes (its old contents are dropped).
+    func reserve(_ size: Int) -> UnsafeMutableRawBufferPointer {
+        if buffers[0].count < size {
+            buffers[0].deallocate()
+            buffers[0] = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+        }
+        return buffers[0]
     }
 }
 
