@@ -16,6 +16,7 @@ public final class AtomicOutput {
     public private(set) var offset = 0
     private var buffer: [UInt8] = []
     private static let bufferLimit = 4 << 20
+    private static let directLimit = 256 << 10
 
     /// Creates the temporary file in the output's folder (`O_EXCL`, mode 0644).
     public init(path: String) throws {
@@ -41,7 +42,10 @@ public final class AtomicOutput {
     /// Appends bytes (buffered).
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         if buffer.count + bytes.count > AtomicOutput.bufferLimit { try flush() }
-        if bytes.count >= AtomicOutput.bufferLimit {
+        // Large pieces (whole chunks) go straight to the kernel: copying them into the buffer
+        // first would add a pass over every byte.
+        if bytes.count >= AtomicOutput.directLimit {
+            try flush()
             try writeAll(bytes)
         } else {
             buffer.append(contentsOf: bytes)

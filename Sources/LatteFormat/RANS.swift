@@ -191,6 +191,16 @@ enum RANS {
         // the states stay in registers.
         var x0 = x.0, x1 = x.1, x2 = x.2, x3 = x.3
         var q = p
+        @inline(__always) func renorm(_ x: inout UInt32, _ q: inout Int) {
+            let c0 = x < lowerBound
+            let y0 = (x << 8) | UInt32(src[q])
+            x = c0 ? y0 : x
+            q &+= c0 ? 1 : 0
+            let c1 = x < lowerBound
+            let y1 = (x << 8) | UInt32(src[q])
+            x = c1 ? y1 : x
+            q &+= c1 ? 1 : 0
+        }
         if let dst {
             while i + 4 <= count && q + 8 <= end {
                 let e0 = table[Int(x0 & mask)], e1 = table[Int(x1 & mask)], e2 = table[Int(x2 & mask)], e3 = table[Int(x3 & mask)]
@@ -202,10 +212,10 @@ enum RANS {
                 x1 = UInt32(truncatingIfNeeded: (e1 >> 8) & 0x7FFF) &* (x1 >> scaleBits) &+ UInt32(truncatingIfNeeded: e1 >> 32)
                 x2 = UInt32(truncatingIfNeeded: (e2 >> 8) & 0x7FFF) &* (x2 >> scaleBits) &+ UInt32(truncatingIfNeeded: e2 >> 32)
                 x3 = UInt32(truncatingIfNeeded: (e3 >> 8) & 0x7FFF) &* (x3 >> scaleBits) &+ UInt32(truncatingIfNeeded: e3 >> 32)
-                while x0 < lowerBound { x0 = (x0 << 8) | UInt32(src[q]); q &+= 1 }
-                while x1 < lowerBound { x1 = (x1 << 8) | UInt32(src[q]); q &+= 1 }
-                while x2 < lowerBound { x2 = (x2 << 8) | UInt32(src[q]); q &+= 1 }
-                while x3 < lowerBound { x3 = (x3 << 8) | UInt32(src[q]); q &+= 1 }
+                // Branch-free renormalization: whether a state needs a byte is data, so a
+                // branch would mispredict about every third symbol. A step leaves x ≥ 2^9,
+                // so two conditional byte reads always restore x ≥ 2^23.
+                renorm(&x0, &q); renorm(&x1, &q); renorm(&x2, &q); renorm(&x3, &q)
                 i += 4
             }
         }
