@@ -12,6 +12,8 @@ public final class AtomicOutput {
     public let tempPath: String
     private var fd: Int32
     private var committed = false
+    /// Where the signal handler finds our temporary path (nil when the table is full).
+    private var slot: Int?
     /// Bytes written so far (the current offset).
     public private(set) var offset = 0
     private var buffer: [UInt8] = []
@@ -29,6 +31,7 @@ public final class AtomicOutput {
             if f >= 0 {
                 fd = f
                 tempPath = candidate
+                slot = InterruptCleanup.register(candidate)
                 break
             }
             attempt += 1
@@ -87,12 +90,16 @@ public final class AtomicOutput {
         fd = -1
         guard rename(tempPath, finalPath) == 0 else { throw OutputError.cannotRename(from: tempPath, to: finalPath, errno: errno) }
         committed = true
+        InterruptCleanup.unregister(slot)
+        slot = nil
     }
 
     /// Closes and removes the temporary file (nothing if already committed).
     public func discard() {
         if fd >= 0 { close(fd); fd = -1 }
         if !committed { unlink(tempPath); committed = true }
+        InterruptCleanup.unregister(slot)
+        slot = nil
     }
 }
 
@@ -113,3 +120,59 @@ public enum OutputError: Error, Equatable, CustomStringConvertible {
 
 /// `write(2)`; named apart so the method `write` above does not shadow it.
 private func sysWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
+
+/// Removes the temporary files of outputs in progress when the process is interrupted
+/// (SIGINT, SIGTERM, SIGHUP), then dies of the same signal: Ctrl-C during `convert` leaves
+/// nothing behind. The handler only reads a fixed C table and calls `unlink`, both
+/// async-signal-safe.
+public enum InterruptCleanup {
+    static let capacity = 64
+    nonisolated(unsafe) static let table: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+        let t = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
+        t.initialize(repeating: nil, count: capacity)
+        return t
+    }()
+    nonisolated(unsafe) static var lock = pthread_mutex_t()
+    nonisolated(unsafe) static var lockReady: Bool = {
+        pthread_mutex_init(&lock, nil)
+        return true
+    }()
+
+    /// Installs the handler (idempotent). The CLI calls this before writing.
+    public static func install() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { sig in
+                for i in 0 ..< InterruptCleanup.capacity {
+                    if let p = InterruptCleanup.table[i] { unlink(p) }
+                }
+                signal(sig, SIG_DFL)
+                raise(sig)
+            }
+            sigemptyset(&action.sa_mask)
+            sigaction(sig, &action, nil)
+        }
+    }
+
+    static func register(_ path: String) -> Int? {
+        _ = lockReady
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        for i in 0 ..< capacity where table[i] == nil {
+            table[i] = strdup(path)
+            return i
+        }
+        return nil
+    }
+
+    static func unregister(_ slot: Int?) {
+        guard let slot else { return }
+        _ = lockReady
+        pthread_mutex_lock(&lock)
+        let p = table[slot]
+        // Cleared before freed, so the handler never reads a freed path.
+        table[slot] = nil
+        pthread_mutex_unlock(&lock)
+        free(p)
+    }
+}

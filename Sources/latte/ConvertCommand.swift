@@ -46,6 +46,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            InterruptCleanup.install()
             let checkpoint = try CheckpointReader.open(path: source)
             var options = LatteWriteOptions()
             options.codec.level = level

@@ -16,6 +16,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            InterruptCleanup.install()
             let latte = try LatteFile(path: input)
             try SafetensorsExport.export(latte, to: output)
         }

@@ -77,4 +77,32 @@ import LatteCore
         #expect(manifest.status == 1 && manifest.stderr.contains("the manifest"), "\(manifest.stderr)")
         #expect(run("inspect \(out)", dir: dir).status == 1)
     }
+
+    /// Ctrl-C during a convert leaves neither the output nor a temporary file.
+    @Test(.enabled(if: CLITests.binary != nil, "the latte binary is not under .build/debug")) func interruptedConvertLeavesNothing() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        // 48 MiB of weight-like BF16 in 24 tensors: seconds of work for a debug build.
+        var tensors: [SyntheticTensor] = []
+        let base = makeBytes(.bf16, count: 1 << 20, pattern: .weights, seed: 1)
+        for i in 0 ..< 24 { tensors.append(SyntheticTensor(name: "w\(i)", dtype: .bf16, shape: [1 << 20], bytes: base)) }
+        writeSafetensors(dir.file("big.safetensors"), tensors)
+        let script = """
+        \(CLITests.binary!) convert \(dir.file("big.safetensors")) -o \(dir.file("out.latte")) --no-progress --threads 1 2>/dev/null &
+        pid=$!
+        sleep 0.5
+        kill -INT $pid
+        wait $pid
+        echo $? > \(dir.file("status"))
+        """
+        writeFile(dir.file("run.sh"), Array(script.utf8))
+        _ = system("sh \(dir.file("run.sh"))")
+        let status = Int(String(decoding: readFile(dir.file("status")), as: UTF8.self).split(separator: "\n").first ?? "") ?? -1
+        if status == 0 {
+            print("note: the convert finished before the interrupt; nothing to check")
+            return
+        }
+        #expect(status == 130, "killed by SIGINT")
+        #expect(dir.entries == ["big.safetensors", "run.sh", "status"])
+    }
 }
