@@ -61,7 +61,7 @@ enum ChunkCoder {
             for k in 0 ..< width {
                 let plane = UnsafeRawBufferPointer(rebasing: all[k * planeSize ..< (k + 1) * planeSize])
                 let counts = ByteStats.histogram(plane)
-                let estimate = ByteStats.entropyBytes(counts) + Double(RANS.tableBytes + 16 + 2 * counts.filter { $0 > 0 }.count)
+                let estimate = ByteStats.entropyBytes(counts) + Double(RANS.tableBytes + 28 + 2 * counts.filter { $0 > 0 }.count)
                 var best: (PlaneCodec, [UInt8])? = nil
                 if estimate < Double(planeSize) * options.rawThreshold {
                     let r = RANS.encode(plane, counts: counts)
