@@ -16,11 +16,22 @@ enum BytePlanes {
         guard n > 0, let s = src.baseAddress, let d = dst.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         switch width {
         case 2:
-            for i in 0 ..< n {
-                var v = UInt16(littleEndian: s.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
-                v = (v << 1) | (v >> 15)
-                d[i] = UInt8(truncatingIfNeeded: v)
-                d[n + i] = UInt8(truncatingIfNeeded: v >> 8)
+            if Int(bitPattern: s) % 2 == 0 {
+                // Aligned UInt16 loads in a plain loop, which LLVM vectorizes.
+                let words = s.assumingMemoryBound(to: UInt16.self)
+                for i in 0 ..< n {
+                    var v = UInt16(littleEndian: words[i])
+                    v = (v &<< 1) | (v &>> 15)
+                    d[i] = UInt8(truncatingIfNeeded: v)
+                    d[n &+ i] = UInt8(truncatingIfNeeded: v &>> 8)
+                }
+            } else {
+                for i in 0 ..< n {
+                    var v = UInt16(littleEndian: s.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                    v = (v << 1) | (v >> 15)
+                    d[i] = UInt8(truncatingIfNeeded: v)
+                    d[n + i] = UInt8(truncatingIfNeeded: v >> 8)
+                }
             }
         case 4:
             for i in 0 ..< n {

@@ -89,41 +89,13 @@ enum RANS {
         let body = UnsafeMutablePointer<UInt8>.allocate(capacity: laneCapacity * lanes)
         defer { body.deallocate() }
         // Each lane writes its bytes backwards from the end of its own region.
-        var pos = (0 ..< lanes).map { ($0 + 1) * laneCapacity }
-        var x: (UInt32, UInt32, UInt32, UInt32) = (lowerBound, lowerBound, lowerBound, lowerBound)
+        var lanesState = EncLanes(x0: lowerBound, x1: lowerBound, x2: lowerBound, x3: lowerBound,
+                                  p0: laneCapacity, p1: 2 * laneCapacity, p2: 3 * laneCapacity, p3: 4 * laneCapacity)
         syms.withUnsafeBufferPointer { syms in
-            pos.withUnsafeMutableBufferPointer { pos in
-                let src = input.bindMemory(to: UInt8.self)
-                @inline(__always) func put(_ x: inout UInt32, _ lane: Int, _ s: UInt8) {
-                    let e = syms[Int(s)]
-                    while x >= e.xMax {
-                        pos[lane] -= 1
-                        body[pos[lane]] = UInt8(truncatingIfNeeded: x)
-                        x >>= 8
-                    }
-                    let q = UInt32(truncatingIfNeeded: (UInt64(x) &* e.rcp) >> 32) >> e.shift
-                    x = x &+ e.bias &+ q &* e.cmpl
-                }
-                var i = n
-                // The tail first (the encoder runs backwards), then whole groups of four.
-                while i % lanes != 0 {
-                    i -= 1
-                    switch i % lanes {
-                    case 0: put(&x.0, 0, src[i])
-                    case 1: put(&x.1, 1, src[i])
-                    case 2: put(&x.2, 2, src[i])
-                    default: put(&x.3, 3, src[i])
-                    }
-                }
-                while i > 0 {
-                    put(&x.3, 3, src[i - 1])
-                    put(&x.2, 2, src[i - 2])
-                    put(&x.1, 1, src[i - 3])
-                    put(&x.0, 0, src[i - 4])
-                    i -= 4
-                }
-            }
+            encodeLoop(syms: syms.baseAddress!, src: input.bindMemory(to: UInt8.self).baseAddress, body: body, n: n, s: &lanesState)
         }
+        let x = (lanesState.x0, lanesState.x1, lanesState.x2, lanesState.x3)
+        let pos = [lanesState.p0, lanesState.p1, lanesState.p2, lanesState.p3]
         let lengths = (0 ..< lanes).map { ($0 + 1) * laneCapacity - pos[$0] }
         var stream = [UInt8](repeating: 0, count: tableBytes)
         stream.reserveCapacity(tableBytes + 512 + 28 + lengths.reduce(0, +))
@@ -139,6 +111,50 @@ enum RANS {
             stream.append(contentsOf: UnsafeBufferPointer(start: body + pos[lane], count: lengths[lane]))
         }
         return stream
+    }
+
+    /// The encoder's four lanes: states and write positions.
+    struct EncLanes { var x0, x1, x2, x3: UInt32; var p0, p1, p2, p3: Int }
+
+    /// The encoder's hot loop, over the symbols backwards. Renormalization is branch-free
+    /// (a state in [2^23, 2^31) emits at most two bytes): the byte is always stored below the
+    /// lane's written bytes and kept only when the position moves.
+    private static func encodeLoop(syms: UnsafePointer<EncSymbol>, src: UnsafePointer<UInt8>?, body: UnsafeMutablePointer<UInt8>, n: Int, s: inout EncLanes) {
+        guard let src else { return }
+        var x0 = s.x0, x1 = s.x1, x2 = s.x2, x3 = s.x3
+        var p0 = s.p0, p1 = s.p1, p2 = s.p2, p3 = s.p3
+        @inline(__always) func put(_ x: inout UInt32, _ p: inout Int, _ symbol: UInt8) {
+            let e = syms[Int(symbol)]
+            let c0 = x >= e.xMax
+            body[p &- 1] = UInt8(truncatingIfNeeded: x)
+            p &-= c0 ? 1 : 0
+            x = c0 ? x &>> 8 : x
+            let c1 = x >= e.xMax
+            body[p &- 1] = UInt8(truncatingIfNeeded: x)
+            p &-= c1 ? 1 : 0
+            x = c1 ? x &>> 8 : x
+            let q = UInt32(truncatingIfNeeded: (UInt64(x) &* e.rcp) &>> 32) &>> e.shift
+            x = x &+ e.bias &+ q &* e.cmpl
+        }
+        var i = n
+        // The tail first (the encoder runs backwards), then whole groups of four.
+        while i % lanes != 0 {
+            i -= 1
+            switch i % lanes {
+            case 0: put(&x0, &p0, src[i])
+            case 1: put(&x1, &p1, src[i])
+            case 2: put(&x2, &p2, src[i])
+            default: put(&x3, &p3, src[i])
+            }
+        }
+        while i > 0 {
+            put(&x3, &p3, src[i &- 1])
+            put(&x2, &p2, src[i &- 2])
+            put(&x1, &p1, src[i &- 3])
+            put(&x0, &p0, src[i &- 4])
+            i &-= 4
+        }
+        s = EncLanes(x0: x0, x1: x1, x2: x2, x3: x3, p0: p0, p1: p1, p2: p2, p3: p3)
     }
 
     /// Why a rANS stream could not be decoded.
