@@ -33,6 +33,16 @@ enum BytePlanes {
                     d[n + i] = UInt8(truncatingIfNeeded: v >> 8)
                 }
             }
+        case 4 where Int(bitPattern: s) % 4 == 0:
+            let words = s.assumingMemoryBound(to: UInt32.self)
+            for i in 0 ..< n {
+                var v = UInt32(littleEndian: words[i])
+                v = (v &<< 1) | (v &>> 31)
+                d[i] = UInt8(truncatingIfNeeded: v)
+                d[n &+ i] = UInt8(truncatingIfNeeded: v &>> 8)
+                d[2 &* n &+ i] = UInt8(truncatingIfNeeded: v &>> 16)
+                d[3 &* n &+ i] = UInt8(truncatingIfNeeded: v &>> 24)
+            }
         case 4:
             for i in 0 ..< n {
                 var v = UInt32(littleEndian: s.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
@@ -68,6 +78,12 @@ enum BytePlanes {
                     v = (v >> 1) | (v << 15)
                     d.storeBytes(of: v.littleEndian, toByteOffset: i * 2, as: UInt16.self)
                 }
+            }
+        case 4 where Int(bitPattern: d) % 4 == 0:
+            let out = d.assumingMemoryBound(to: UInt32.self)
+            for i in 0 ..< n {
+                let v = UInt32(s[i]) | UInt32(s[n &+ i]) &<< 8 | UInt32(s[2 &* n &+ i]) &<< 16 | UInt32(s[3 &* n &+ i]) &<< 24
+                out[i] = ((v &>> 1) | (v &<< 31)).littleEndian
             }
         case 4:
             for i in 0 ..< n {
