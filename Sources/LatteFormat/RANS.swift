@@ -264,21 +264,30 @@ enum RANS {
             let e = table[Int(x & mask)]
             out.pointee = UInt8(truncatingIfNeeded: e)
             x = (((e &>> 8) & 0xFFF) &+ 1) &* (x &>> scaleBits) &+ (e &>> 20)
+            // Both candidate bytes are loaded up front (they depend only on q), which keeps
+            // the loads off the state's dependency chain.
+            let b0 = UInt32(src[q]), b1 = UInt32(src[q &+ 1])
             let c0 = x < lowerBound
-            let y0 = (x &<< 8) | UInt32(src[q])
-            x = c0 ? y0 : x
-            q &+= c0 ? 1 : 0
-            let c1 = x < lowerBound
-            let y1 = (x &<< 8) | UInt32(src[q])
-            x = c1 ? y1 : x
-            q &+= c1 ? 1 : 0
+            let a = c0 ? (x &<< 8) | b0 : x
+            let c1 = a < lowerBound
+            x = c1 ? (a &<< 8) | (c0 ? b1 : b0) : a
+            q &+= (c0 ? 1 : 0) &+ (c1 ? 1 : 0)
         }
-        while i &+ 4 <= count && q0 &+ 2 <= ends.0 && q1 &+ 2 <= ends.1 && q2 &+ 2 <= ends.2 && q3 &+ 2 <= ends.3 {
-            step(&x0, &q0, dst + i)
-            step(&x1, &q1, dst + (i &+ 1))
-            step(&x2, &q2, dst + (i &+ 2))
-            step(&x3, &q3, dst + (i &+ 3))
-            i &+= 4
+        // Groups that are safe whatever the data: each reads at most two bytes per lane.
+        // Counting them ahead keeps the inner loop free of bounds checks (and the stream
+        // ends out of the registers the states need).
+        while true {
+            let safe = min((count &- i) / 4, (ends.0 &- q0) / 2, (ends.1 &- q1) / 2, (ends.2 &- q2) / 2, (ends.3 &- q3) / 2)
+            if safe <= 0 { break }
+            var out = dst + i
+            for _ in 0 ..< safe {
+                step(&x0, &q0, out)
+                step(&x1, &q1, out + 1)
+                step(&x2, &q2, out + 2)
+                step(&x3, &q3, out + 3)
+                out += 4
+            }
+            i &+= safe &* 4
         }
         s = LaneState(x0: x0, x1: x1, x2: x2, x3: x3, q0: q0, q1: q1, q2: q2, q3: q3)
         return i
