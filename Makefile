@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= release
 BIN := .build/$(CONFIG)/latte
-APT_PACKAGES := libzstd-dev libjson-c-dev libopenblas-dev pkg-config zstd
+APT_PACKAGES := libzstd-dev libjson-c-dev libopenblas-dev libssl-dev pkg-config zstd
 DEMO := fixtures/models/tiny
 
 .PHONY: all deps build demo test bench fuzz clean
@@ -15,7 +15,7 @@ all: build
 # Installs the system libraries (pkg-config names libzstd, json-c, openblas) when missing.
 deps:
 	@missing=""; \
-	for pc in libzstd json-c openblas; do pkg-config --exists $$pc 2>/dev/null || missing=1; done; \
+	for pc in libzstd json-c openblas libcrypto; do pkg-config --exists $$pc 2>/dev/null || missing=1; done; \
 	command -v zstd >/dev/null || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $(APT_PACKAGES)"; \

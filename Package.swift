@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "LatteReaders", targets: ["LatteReaders"]),
         .library(name: "LatteMapper", targets: ["LatteMapper"]),
         .library(name: "LatteRuntime", targets: ["LatteRuntime"]),
+        .library(name: "LatteFormat", targets: ["LatteFormat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -19,6 +20,7 @@ let package = Package(
         // C libraries, reached through pkg-config; `make deps` installs the Debian -dev packages.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // The tensor model, memory maps, JSON and the errors every module shares.
@@ -27,15 +29,17 @@ let package = Package(
         .target(name: "LatteReaders", dependencies: ["LatteCore"]),
         // The timestep-expert mapper: config, layers to groups, residual-attention gates.
         .target(name: "LatteMapper", dependencies: ["LatteCore", "LatteReaders"]),
+        // The `.latte` container: writer, reader, codecs, checksums, safetensors export.
+        .target(name: "LatteFormat", dependencies: ["LatteCore", "LatteReaders", "CZstd", "CCrypto"]),
         // Elementwise float kernels (exp-based activations, softmax) in C, vectorized by clang.
         .target(name: "CLatteKernels"),
         // The LaTtE-Flow runtime: context prefill, group-lazy timestep experts, Euler sampling.
-        .target(name: "LatteRuntime", dependencies: ["LatteCore", "LatteReaders", "LatteMapper", "COpenBLAS", "CLatteKernels"]),
+        .target(name: "LatteRuntime", dependencies: ["LatteCore", "LatteReaders", "LatteMapper", "COpenBLAS", "CLatteKernels", "LatteFormat"]),
         // The command line: thin, all logic lives in the libraries above.
         .executableTarget(
             name: "latte",
             dependencies: [
-                "LatteCore", "LatteReaders", "LatteMapper", "LatteRuntime",
+                "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat", "LatteRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +51,10 @@ let package = Package(
         .testTarget(name: "LatteMapperTests", dependencies: ["LatteMapper", "LatteCore", "LatteReaders"]),
         .testTarget(name: "LatteRuntimeTests", dependencies: [
             "LatteRuntime", "LatteCore", "LatteReaders", "LatteMapper",
+        ]),
+        .testTarget(name: "LatteFormatTests", dependencies: [
+            "LatteFormat", "LatteCore", "LatteReaders", "CZstd",
+            .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         // End-to-end: runs the built `latte` executable as users do.
         .testTarget(name: "LatteCLITests", dependencies: ["LatteCore", "latte"]),

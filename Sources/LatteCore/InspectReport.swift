@@ -109,7 +109,28 @@ public struct InspectReport: Sendable {
         out += "\ntensors:    \(tensors.count)\n"
         out += "parameters: \(totalParameters)\n"
         out += "bytes:      \(totalBytes) (\(formatBytes(totalBytes)))\n"
-        for (d, n) in bytesPerDType { out += "  \(d.name.padding(8)) \(formatBytes(n))\n" }
+        let stored = tensors.contains { $0.storedBytes != nil }
+        for (d, n) in bytesPerDType {
+            out += "  \(d.name.padding(8)) \(formatBytes(n))"
+            if stored {
+                let s = tensors.filter { $0.dtype == d }.reduce(0) { $0 + ($1.storedBytes ?? $1.nbytes) }
+                out += " stored \(formatBytes(s)) (ratio \(n == 0 ? "-" : formatRatio(Double(s) / Double(n))))"
+            }
+            out += "\n"
+        }
+        if stored {
+            let s = tensors.reduce(0) { $0 + ($1.storedBytes ?? $1.nbytes) }
+            out += "stored:     \(s) (\(formatBytes(s)), ratio \(totalBytes == 0 ? "-" : formatRatio(Double(s) / Double(totalBytes))))\n"
+            // Per expert group (tensors outside any group are counted under "shared").
+            var groups: [Int: (Int, Int)] = [:]
+            for t in tensors { let k = t.group ?? -1; groups[k, default: (0, 0)].0 += t.nbytes; groups[k, default: (0, 0)].1 += t.storedBytes ?? t.nbytes }
+            if groups.keys.contains(where: { $0 >= 0 }) {
+                for k in groups.keys.sorted() {
+                    let (n, s) = groups[k]!
+                    out += "  \((k < 0 ? "shared" : "group \(k)").padding(8)) \(formatBytes(n)) stored \(formatBytes(s)) (ratio \(n == 0 ? "-" : formatRatio(Double(s) / Double(n))))\n"
+                }
+            }
+        }
         if !metadata.isEmpty {
             out += "metadata:\n"
             for k in metadata.keys.sorted() { out += "  \(k) = \(metadata[k]!)\n" }

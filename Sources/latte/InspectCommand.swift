@@ -1,6 +1,7 @@
 import ArgumentParser
 import LatteCore
 import LatteReaders
+import LatteFormat
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +20,10 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let report = InspectReport(try CheckpointReader.open(path: path))
+            // A .latte file is recognized by its magic number before the checkpoint readers.
+            let report = LatteFile.isLatte(path: path)
+                ? InspectReport(try LatteFile(path: path))
+                : InspectReport(try CheckpointReader.open(path: path))
             if json {
                 writeOut(report.json(includeTensors: !noTensors).serialized(pretty: true) + "\n")
             } else {

@@ -9,7 +9,10 @@ struct LatteCommand: ParsableCommand {
         commandName: "latte",
         abstract: "Convert, inspect and verify LaTtE-Flow checkpoints.",
         version: latteVersion,
-        subcommands: [InspectCommand.self, MapCommand.self, RunCommand.self]
+        subcommands: [
+            InspectCommand.self, MapCommand.self, ConvertCommand.self, ExportCommand.self,
+            VerifyCommand.self, RunCommand.self,
+        ]
     )
 
     static func main() {

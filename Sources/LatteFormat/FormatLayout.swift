@@ -1,0 +1,27 @@
+/// The fixed parts of a `.latte` file (docs/FORMAT.md, "File layout").
+public enum LatteLayout {
+    /// The first eight bytes: a non-ASCII byte (catches 7-bit transfers), the name, CR LF
+    /// (catches newline translation), as PNG does.
+    public static let magic: [UInt8] = [0x89, 0x4C, 0x41, 0x54, 0x54, 0x45, 0x0D, 0x0A]
+    /// The last eight bytes.
+    public static let endMagic: [UInt8] = Array("LATTEEND".utf8)
+    public static let majorVersion: UInt16 = 1
+    public static let minorVersion: UInt16 = 0
+    /// Header: magic, major, minor, reserved flags, zero padding up to the first chunk.
+    public static let headerSize = 64
+    /// Trailer: manifest offset, manifest length, manifest XXH64 (each UInt64 LE), end magic.
+    public static let trailerSize = 32
+    /// Raw chunks start on multiples of this, so they can be used straight from a memory map.
+    public static let alignment = 64
+    /// The writer's default raw bytes per chunk.
+    public static let defaultChunkSize = 1 << 20
+    /// Readers refuse chunks larger than this: it bounds every buffer a chunk needs.
+    public static let maxChunkSize = 64 << 20
+    /// Readers refuse manifests larger than this before reading them.
+    public static let maxManifestSize = 512 << 20
+    /// Readers refuse more tensors, chunks per tensor, or sections than this.
+    public static let maxEntries = 10_000_000
+
+    /// Features this reader implements; a file requiring any other is refused.
+    public static let knownRequiredFeatures: Set<String> = ["xxh64", "zstd", "planes", "rans"]
+}

@@ -1,0 +1,86 @@
+import LatteCore
+
+/// `latte verify`'s weight checks: every tensor's checksum, and with a source checkpoint,
+/// byte equality with it.
+public enum LatteVerifier {
+    /// One problem found.
+    public struct Failure: Sendable, Equatable, CustomStringConvertible {
+        public var tensor: String?
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// What verification found.
+    public struct Report: Sendable {
+        public var tensors = 0
+        public var bytes = 0
+        public var failures: [Failure] = []
+        public var ok: Bool { failures.isEmpty }
+
+        public var json: JSONValue {
+            .object([
+                ("ok", .bool(ok)), ("tensors", .int(Int64(tensors))), ("bytes", .int(Int64(bytes))),
+                ("failures", .array(failures.map { f in
+                    .object([("tensor", f.tensor.map { .string($0) } ?? .null), ("message", .string(f.message))])
+                })),
+            ])
+        }
+    }
+
+    /// Verifies every tensor (and embedded file) of `latte`; with `source`, compares each
+    /// tensor with the source's bytes and checks both hold the same tensors.
+    public static func verify(_ latte: LatteFile, source: Checkpoint? = nil) -> Report {
+        var report = Report()
+        for t in latte.manifest.tensors {
+            report.tensors += 1
+            report.bytes += t.nbytes
+            var src: TensorBytes? = nil
+            if let source {
+                guard let e = source.tensor(named: t.name) else {
+                    report.failures.append(Failure(tensor: t.name, message: "\(latte.path): tensor '\(t.name)': not in the source checkpoint"))
+                    continue
+                }
+                guard e.dtype == t.dtype, e.shape == t.shape else {
+                    report.failures.append(Failure(tensor: t.name, message: "\(latte.path): tensor '\(t.name)': \(t.dtype.name) \(t.shape) here, \(e.dtype.name) \(e.shape) in the source"))
+                    continue
+                }
+                do { src = try source.bytes(of: e) } catch {
+                    report.failures.append(Failure(tensor: t.name, message: String(describing: error)))
+                    continue
+                }
+            }
+            do {
+                var at = 0
+                var mismatch: Int? = nil
+                try latte.stream([t]) { _, chunk in
+                    if let src, mismatch == nil {
+                        src.withUnsafeBytes { s in
+                            let other = UnsafeRawBufferPointer(rebasing: s[at ..< at + chunk.count])
+                            if !other.elementsEqual(chunk) {
+                                mismatch = at + zip(other, chunk).prefix { $0 == $1 }.count
+                            }
+                        }
+                    }
+                    at += chunk.count
+                }
+                if let m = mismatch {
+                    report.failures.append(Failure(tensor: t.name, message: "\(latte.path): tensor '\(t.name)': differs from the source at byte \(m)"))
+                }
+            } catch {
+                report.failures.append(Failure(tensor: t.name, message: String(describing: error)))
+            }
+        }
+        if let source {
+            let names = Set(latte.manifest.tensors.map(\.name))
+            for e in source.tensors where !names.contains(e.name) {
+                report.failures.append(Failure(tensor: e.name, message: "\(latte.path): tensor '\(e.name)': in the source checkpoint but missing here"))
+            }
+        }
+        for b in latte.manifest.blobs {
+            do { _ = try latte.readBlob(named: b.name) } catch {
+                report.failures.append(Failure(tensor: nil, message: String(describing: error)))
+            }
+        }
+        return report
+    }
+}

@@ -1,0 +1,389 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import LatteCore
+
+/// How `LatteWriter` converts.
+public struct LatteWriteOptions: Sendable {
+    public var codec = CodecOptions()
+    /// Worker threads compressing chunks (default: every online core).
+    public var threads: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// Raw bytes per chunk (a multiple of 8, so chunks hold whole elements of every dtype).
+    public var chunkSize = LatteLayout.defaultChunkSize
+    /// A config file to record instead of the checkpoint's own `config.json`.
+    public var configPath: String?
+    /// Files embedded verbatim under a name (e.g. `inputs.safetensors`), one section each.
+    public var embeddedFiles: [(name: String, path: String)] = []
+    /// `fsync` before the rename, so a power loss right after cannot leave an empty file
+    /// behind. Off by default, as for `zstd`, `cp` and safetensors: the rename alone already
+    /// guarantees no process ever sees a partial file at the output path.
+    public var sync = false
+    /// Called after each batch with raw bytes done and total.
+    public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+
+    public init() {}
+}
+
+/// What a conversion wrote.
+public struct LatteWriteSummary: Sendable {
+    public var tensors: Int
+    public var rawBytes: Int
+    public var fileBytes: Int
+}
+
+/// Why a conversion stopped (reader errors pass through as they are).
+public enum LatteWriteError: Error, Equatable, CustomStringConvertible {
+    case notInPlan(tensor: String)
+    case badOption(String)
+    case duplicateEmbeddedName(String)
+    case unsizedDType(tensor: String)
+
+    public var description: String {
+        switch self {
+        case let .notInPlan(t): "tensor '\(t)': the section plan does not place it"
+        case let .badOption(why): why
+        case let .duplicateEmbeddedName(n): "embedded file name '\(n)' is used twice"
+        case let .unsizedDType(t): "tensor '\(t)': its dtype and shape do not make whole bytes"
+        }
+    }
+}
+
+/// Writes `.latte` files: one streaming pass over a checkpoint, chunks compressed on every
+/// core a batch at a time, so memory stays at a few chunks per thread whatever the size.
+public enum LatteWriter {
+    /// Converts `checkpoint` to `path`. With a plan, tensors are laid out in sections
+    /// (shared, one per expert group, extra); without, in one `shared` section. The file
+    /// appears at `path` only when complete; on any error nothing is left behind.
+    @discardableResult
+    public static func write(_ checkpoint: Checkpoint, plan: SectionPlan?, to path: String,
+                             options: LatteWriteOptions = LatteWriteOptions()) throws -> LatteWriteSummary {
+        guard options.threads >= 1 else { throw LatteWriteError.badOption("threads must be at least 1") }
+        guard options.chunkSize >= 8, options.chunkSize % 8 == 0, options.chunkSize <= LatteLayout.maxChunkSize else {
+            throw LatteWriteError.badOption("chunk size must be a multiple of 8 up to \(LatteLayout.maxChunkSize)")
+        }
+        let layout = try Layout(checkpoint: checkpoint, plan: plan, embedded: options.embeddedFiles)
+        let output = try AtomicOutput(path: path)
+        do {
+            let summary = try Job(checkpoint: checkpoint, plan: plan, layout: layout, options: options, output: output).run()
+            try output.commit(sync: options.sync)
+            return summary
+        } catch {
+            output.discard()
+            throw error
+        }
+    }
+}
+
+/// Where each tensor goes: sections in file order and the items (tensors, then embedded
+/// files) in the order they are written.
+struct Layout {
+    enum Source { case tensor(Int), blob(Int) }
+    struct Item { var source: Source; var section: Int; var placement: TensorPlacement? }
+
+    var sections: [(name: String, kind: SectionEntry.Kind, group: Int?)] = []
+    var items: [Item] = []
+
+    init(checkpoint c: Checkpoint, plan: SectionPlan?, embedded: [(name: String, path: String)]) throws {
+        var placements: [TensorPlacement?] = []
+        for t in c.tensors {
+            guard t.dtype.byteCount(elements: t.elementCount) != nil else { throw LatteWriteError.unsizedDType(tensor: t.name) }
+            if let plan {
+                guard let p = plan.placements[t.name] else { throw LatteWriteError.notInPlan(tensor: t.name) }
+                placements.append(p)
+            } else {
+                placements.append(nil)
+            }
+        }
+        // Section order: shared first (needed at every step), then groups ascending, then extra.
+        func rank(_ p: TensorPlacement?) -> (Int, Int) {
+            switch p?.section {
+            case nil, .shared?: (0, 0)
+            case let .group(g)?: (1, g)
+            case .extra?: (2, 0)
+            }
+        }
+        let order = c.tensors.indices.sorted {
+            let a = rank(placements[$0]), b = rank(placements[$1])
+            return a != b ? a < b : $0 < $1
+        }
+        var current: (Int, Int)? = nil
+        for i in order {
+            let r = rank(placements[i])
+            if current.map({ $0 != r }) ?? true {
+                current = r
+                switch placements[i]?.section {
+                case nil, .shared?: sections.append(("shared", .shared, nil))
+                case let .group(g)?: sections.append(("group-\(g)", .group, g))
+                case .extra?: sections.append(("extra", .extra, nil))
+                }
+            }
+            items.append(Item(source: .tensor(i), section: sections.count - 1, placement: placements[i]))
+        }
+        if c.tensors.isEmpty { sections.append(("shared", .shared, nil)) }
+        var names = Set<String>()
+        for (k, e) in embedded.enumerated() {
+            guard names.insert(e.name).inserted else { throw LatteWriteError.duplicateEmbeddedName(e.name) }
+            sections.append(("blob:" + e.name, .blob, nil))
+            items.append(Item(source: .blob(k), section: sections.count - 1, placement: nil))
+        }
+    }
+}
+
+/// Results of one worker, written by one thread and read after the barrier.
+private final class Slots<T>: @unchecked Sendable {
+    var values: [T?]
+    init(_ n: Int) { values = [T?](repeating: nil, count: n) }
+}
+
+/// One conversion in progress.
+private final class Job {
+    let c: Checkpoint
+    let plan: SectionPlan?
+    let layout: Layout
+    let options: LatteWriteOptions
+    let out: AtomicOutput
+
+    var sectionEntries: [SectionEntry] = []
+    var tensors: [LatteTensor?]
+    var blobs: [LatteBlob?]
+    var usedFeatures = Set<String>(["xxh64"])
+    var done = 0
+    var total = 0
+
+    init(checkpoint: Checkpoint, plan: SectionPlan?, layout: Layout, options: LatteWriteOptions, output: AtomicOutput) {
+        c = checkpoint
+        self.plan = plan
+        self.layout = layout
+        self.options = options
+        out = output
+        tensors = [LatteTensor?](repeating: nil, count: checkpoint.tensors.count)
+        blobs = [LatteBlob?](repeating: nil, count: options.embeddedFiles.count)
+    }
+
+    /// A chunk waiting in the batch: where its raw bytes are and whose they are.
+    struct Pending: @unchecked Sendable {
+        var item: Int
+        var bytes: UnsafeRawBufferPointer
+        var dtype: DType
+        var isLast: Bool
+    }
+
+    /// An item being written: its bytes kept alive and its checksum so far.
+    final class Open {
+        var holder: Any
+        var hash = XXH64()
+        var chunks: [ChunkEntry] = []
+        init(holder: Any) { self.holder = holder }
+    }
+
+    var open: [Int: Open] = [:]
+
+    func run() throws -> LatteWriteSummary {
+        // Source hashes run beside the compression: a separate pass at the end would add its
+        // whole duration to the wall time.
+        let hashes = Slots<Result<(size: Int, hex: String), Error>>(c.files.count + options.embeddedFiles.count)
+        let paths = c.files.map(\.path) + options.embeddedFiles.map(\.path)
+        let hashing = DispatchGroup()
+        DispatchQueue.global().async(group: hashing) {
+            for (i, p) in paths.enumerated() { hashes.values[i] = Result { try Provenance.sha256(path: p) } }
+        }
+        defer { hashing.wait() }
+        let config = try (options.configPath ?? c.configPath).map { try Provenance.config(path: $0) }
+        let blobFiles = try options.embeddedFiles.map { try MappedFile(path: $0.path) }
+
+        total = c.tensors.reduce(0) { $0 + $1.byteCount } + blobFiles.reduce(0) { $0 + $1.size }
+        var header = LatteLayout.magic
+        header += [UInt8(LatteLayout.majorVersion & 0xFF), UInt8(LatteLayout.majorVersion >> 8)]
+        header += [UInt8(LatteLayout.minorVersion & 0xFF), UInt8(LatteLayout.minorVersion >> 8)]
+        header += [UInt8](repeating: 0, count: LatteLayout.headerSize - header.count)
+        try out.write(header)
+
+        let batchLimit = options.threads * 4 * options.chunkSize
+        var batch: [Pending] = []
+        var batchBytes = 0
+        var currentSection = -1
+        for (index, item) in layout.items.enumerated() {
+            if item.section != currentSection {
+                // Sections follow one another; a section ends where the next begins.
+                try flush(&batch)
+                batchBytes = 0
+                closeSection()
+                currentSection = item.section
+                let s = layout.sections[item.section]
+                sectionEntries.append(SectionEntry(name: s.name, kind: s.kind, group: s.group, offset: out.offset, length: 0))
+            }
+            let bytes: UnsafeRawBufferPointer
+            let dtype: DType
+            switch item.source {
+            case let .tensor(t):
+                let entry = c.tensors[t]
+                let tb: TensorBytes
+                do { tb = try c.bytes(of: entry) } catch let e as LocatedError { throw e } catch {
+                    throw LocatedError(path: c.files[entry.file].path, tensor: nil, error)
+                }
+                open[index] = Open(holder: tb)
+                // The pointer stays valid while `tb` (held in `open`) is alive.
+                bytes = tb.withUnsafeBytes { $0 }
+                dtype = entry.dtype
+            case let .blob(b):
+                open[index] = Open(holder: blobFiles[b])
+                bytes = blobFiles[b].bytes
+                dtype = .u8
+            }
+            if bytes.count == 0 {
+                batch.append(Pending(item: index, bytes: bytes, dtype: dtype, isLast: true))
+                continue
+            }
+            var at = 0
+            while at < bytes.count {
+                let n = min(options.chunkSize, bytes.count - at)
+                batch.append(Pending(item: index, bytes: UnsafeRawBufferPointer(rebasing: bytes[at ..< at + n]), dtype: dtype, isLast: at + n == bytes.count))
+                at += n
+                batchBytes += n
+                if batchBytes >= batchLimit {
+                    try flush(&batch)
+                    batchBytes = 0
+                }
+            }
+        }
+        try flush(&batch)
+        closeSection()
+
+        hashing.wait()
+        var files: [JSONValue] = []
+        for (i, p) in paths.enumerated().prefix(c.files.count) {
+            let h = try hashes.values[i]!.get()
+            files.append(.object([("path", .string(p)), ("size", .int(Int64(h.size))), ("sha256", .string(h.hex))]))
+        }
+        var embedded: [JSONValue] = []
+        for (k, e) in options.embeddedFiles.enumerated() {
+            let h = try hashes.values[c.files.count + k]!.get()
+            embedded.append(.object([("name", .string(e.name)), ("path", .string(e.path)), ("size", .int(Int64(h.size))), ("sha256", .string(h.hex))]))
+        }
+        var provenance: [(String, JSONValue)] = [
+            ("tool", .string("latte")),
+            ("tool_version", .string(latteVersion)),
+            ("source_format", .string(c.format.rawValue)),
+            ("source_files", .array(files)),
+            ("source_metadata", .object(c.metadata.keys.sorted().map { ($0, .string(c.metadata[$0]!)) })),
+            ("config", config ?? .null),
+            ("writer", .object([
+                ("level", .int(Int64(options.codec.level))), ("chunk_size", .int(Int64(options.chunkSize))),
+                ("threads", .int(Int64(options.threads))),
+            ])),
+        ]
+        if !embedded.isEmpty { provenance.append(("embedded_files", .array(embedded))) }
+        if let plan { provenance.append(("plan", plan.planJSON)) }
+
+        let known: [String] = ["xxh64", "zstd", "planes", "rans"]
+        let manifest = LatteManifest(
+            requiredFeatures: known.filter { usedFeatures.contains($0) }, optionalFeatures: ["provenance"] + (blobs.isEmpty ? [] : ["blobs"]),
+            chunkSize: options.chunkSize,
+            metadata: c.metadata.keys.sorted().map { ($0, c.metadata[$0]!) },
+            provenance: .object(provenance), sections: sectionEntries,
+            tensors: tensors.map { $0! }, blobs: blobs.map { $0! })
+        let text = Array(manifest.json.serialized().utf8)
+        let manifestOffset = out.offset
+        try out.write(text)
+        var trailer: [UInt8] = []
+        for v in [UInt64(manifestOffset), UInt64(text.count), XXH64.hash(text)] {
+            for k in 0 ..< 8 { trailer.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(k)))) }
+        }
+        trailer += LatteLayout.endMagic
+        try out.write(trailer)
+        return LatteWriteSummary(tensors: c.tensors.count, rawBytes: total, fileBytes: out.offset)
+    }
+
+    func closeSection() {
+        guard var last = sectionEntries.popLast() else { return }
+        last.length = out.offset - last.offset
+        sectionEntries.append(last)
+    }
+
+    /// Encodes the batch on every thread, then writes it in order.
+    func flush(_ batch: inout [Pending]) throws {
+        guard !batch.isEmpty else { return }
+        let work = batch
+        batch.removeAll(keepingCapacity: true)
+        let results = Slots<EncodedChunk>(work.count)
+        let threads = min(options.threads, work.count)
+        let codec = options.codec
+        // Static striding: chunks are nearly equal in size, so no shared counter is needed.
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            var i = t
+            while i < work.count {
+                if work[i].bytes.count > 0 {
+                    results.values[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
+                }
+                i += threads
+            }
+        }
+        for (i, p) in work.enumerated() {
+            let o = open[p.item]!
+            if let r = results.values[i] {
+                var entry = r.entry
+                if entry.codec == .raw {
+                    try out.pad(to: LatteLayout.alignment)
+                    entry.offset = out.offset
+                    try out.write(p.bytes)
+                } else {
+                    entry.offset = out.offset
+                    try out.write(r.bytes)
+                    usedFeatures.insert(entry.codec == .zstd ? "zstd" : "planes")
+                    for pl in entry.planes where pl.codec != .raw { usedFeatures.insert(pl.codec.rawValue) }
+                }
+                o.chunks.append(entry)
+                o.hash.update(p.bytes)
+                done += p.bytes.count
+            }
+            if p.isLast { finish(p.item, o) }
+        }
+        options.progress?(done, total)
+    }
+
+    /// Records a finished item and releases its source pages.
+    func finish(_ index: Int, _ o: Open) {
+        let item = layout.items[index]
+        switch item.source {
+        case let .tensor(t):
+            let e = c.tensors[t]
+            tensors[t] = LatteTensor(name: e.name, dtype: e.dtype, shape: e.shape, nbytes: e.byteCount, section: item.section,
+                                     role: item.placement?.role, group: item.placement?.group, layer: item.placement?.layer,
+                                     checksum: o.hash.finalize(), chunks: o.chunks)
+            dropPages(c.files[e.file], e.storageOffset, e.storageLength)
+        case let .blob(b):
+            let f = o.holder as! MappedFile
+            blobs[b] = LatteBlob(name: options.embeddedFiles[b].name, section: item.section, nbytes: f.size,
+                                 checksum: o.hash.finalize(), chunks: o.chunks)
+            dropPages(f, 0, f.size)
+        }
+        open[index] = nil
+    }
+}
+
+/// Tells the kernel this process is done with a range of a read-only map: the pages leave
+/// our resident set (they stay in the page cache), which keeps the peak RSS of a multi-GB
+/// conversion at the batch size rather than the checkpoint size.
+func dropPages(_ file: MappedFile, _ offset: Int, _ length: Int) {
+    file.advise(offset, length, MADV_DONTNEED)
+}
+
+extension MappedFile {
+    /// `madvise` over the pages of `offset ..< offset + length` (a hint: errors, e.g. an old
+    /// kernel without `MADV_POPULATE_READ`, are ignored).
+    func advise(_ offset: Int, _ length: Int, _ advice: Int32) {
+        guard let base = bytes.baseAddress, length > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        // Populating may round outward (it only adds mappings); dropping rounds inward, so a
+        // page shared with bytes still in use is kept.
+        let outward = advice != MADV_DONTNEED
+        let start = outward ? offset / page * page : (offset + page - 1) / page * page
+        let end = outward ? min((offset + length + page - 1) / page * page, (size + page - 1) / page * page)
+                          : min(offset + length, size) / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, advice)
+    }
+}

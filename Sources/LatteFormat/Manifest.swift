@@ -1,0 +1,337 @@
+import LatteCore
+
+/// How a chunk's stored bytes encode its raw bytes.
+public enum ChunkCodec: String, Sendable, CaseIterable {
+    /// The raw bytes themselves, 64-byte aligned in the file.
+    case raw
+    /// One zstd frame.
+    case zstd
+    /// Byte planes (see `BytePlanes`), each stored with its own `PlaneCodec`.
+    case planes
+}
+
+/// How one byte plane of a `planes` chunk is stored.
+public enum PlaneCodec: String, Sendable, CaseIterable {
+    case raw, zstd, rans
+}
+
+/// One byte plane's stored form inside a `planes` chunk.
+public struct PlaneEntry: Sendable, Equatable {
+    public var codec: PlaneCodec
+    public var length: Int
+}
+
+/// One chunk: a run of at most `chunk_size` raw bytes of a tensor, stored in one codec.
+public struct ChunkEntry: Sendable, Equatable {
+    /// Absolute offset of the stored bytes in the file.
+    public var offset: Int
+    /// Stored bytes.
+    public var length: Int
+    /// Raw bytes it decodes to.
+    public var raw: Int
+    public var codec: ChunkCodec
+    /// Element width the planes were split at (1, 2, 4 or 8); `planes` only.
+    public var width: Int = 0
+    /// `planes` only: one entry per plane, in plane order, lengths summing to `length`.
+    public var planes: [PlaneEntry] = []
+}
+
+/// A contiguous byte range of the file holding all chunks of some tensors.
+public struct SectionEntry: Sendable, Equatable {
+    public enum Kind: String, Sendable { case shared, group, extra, blob }
+    public var name: String
+    public var kind: Kind
+    /// The expert group, for `group` sections.
+    public var group: Int?
+    public var offset: Int
+    public var length: Int
+}
+
+/// A tensor as the manifest describes it.
+public struct LatteTensor: Sendable, Equatable {
+    public var name: String
+    public var dtype: DType
+    public var shape: [Int]
+    public var nbytes: Int
+    /// Index into `LatteManifest.sections`.
+    public var section: Int
+    public var role: String?
+    public var group: Int?
+    public var layer: Int?
+    /// XXH64 (seed 0) of the raw little-endian bytes.
+    public var checksum: UInt64
+    public var chunks: [ChunkEntry]
+
+    /// Bytes the tensor takes in the file.
+    public var storedBytes: Int { chunks.reduce(0) { $0 + $1.length } }
+}
+
+/// A file embedded verbatim (e.g. reference inputs and outputs), stored in raw/zstd chunks.
+public struct LatteBlob: Sendable, Equatable {
+    public var name: String
+    public var section: Int
+    public var nbytes: Int
+    public var checksum: UInt64
+    public var chunks: [ChunkEntry]
+}
+
+/// The manifest: the JSON document that describes everything in a `.latte` file.
+public struct LatteManifest: Sendable {
+    public var major: Int = Int(LatteLayout.majorVersion)
+    public var minor: Int = Int(LatteLayout.minorVersion)
+    public var requiredFeatures: [String]
+    public var optionalFeatures: [String]
+    public var chunkSize: Int
+    /// The source's string metadata (safetensors `__metadata__`), written back by export.
+    public var metadata: [(String, String)]
+    /// Where the weights came from; free-form beyond the members FORMAT.md lists.
+    public var provenance: JSONValue
+    public var sections: [SectionEntry]
+    public var tensors: [LatteTensor]
+    public var blobs: [LatteBlob]
+
+    /// The plan's `groups` array (as `map --json` prints it), when the file was mapped.
+    public var planGroups: JSONValue? { provenance["plan"]?["groups"] }
+}
+
+// MARK: - Writing
+
+extension ChunkEntry {
+    var json: JSONValue {
+        var m: [(String, JSONValue)] = [
+            ("offset", .int(Int64(offset))), ("length", .int(Int64(length))), ("raw", .int(Int64(raw))),
+            ("codec", .string(codec.rawValue)),
+        ]
+        if codec == .planes {
+            m.append(("width", .int(Int64(width))))
+            m.append(("planes", .array(planes.map { .object([("codec", .string($0.codec.rawValue)), ("length", .int(Int64($0.length)))]) })))
+        }
+        return .object(m)
+    }
+}
+
+extension LatteManifest {
+    /// The manifest document.
+    public var json: JSONValue {
+        .object([
+            ("format", .string("latte")),
+            ("version", .object([("major", .int(Int64(major))), ("minor", .int(Int64(minor)))])),
+            ("features", .object([
+                ("required", .array(requiredFeatures.map { .string($0) })),
+                ("optional", .array(optionalFeatures.map { .string($0) })),
+            ])),
+            ("checksum", .string("xxh64")),
+            ("chunk_size", .int(Int64(chunkSize))),
+            ("alignment", .int(Int64(LatteLayout.alignment))),
+            ("metadata", .object(metadata.map { ($0.0, .string($0.1)) })),
+            ("provenance", provenance),
+            ("sections", .array(sections.map { s in
+                var m: [(String, JSONValue)] = [("name", .string(s.name)), ("kind", .string(s.kind.rawValue))]
+                if let g = s.group { m.append(("group", .int(Int64(g)))) }
+                m += [("offset", .int(Int64(s.offset))), ("length", .int(Int64(s.length)))]
+                return .object(m)
+            })),
+            ("tensors", .array(tensors.map { t in
+                var m: [(String, JSONValue)] = [
+                    ("name", .string(t.name)), ("dtype", .string(t.dtype.name)),
+                    ("shape", .array(t.shape.map { .int(Int64($0)) })), ("nbytes", .int(Int64(t.nbytes))),
+                    ("section", .int(Int64(t.section))),
+                ]
+                if let r = t.role { m.append(("role", .string(r))) }
+                if let g = t.group { m.append(("group", .int(Int64(g)))) }
+                if let l = t.layer { m.append(("layer", .int(Int64(l)))) }
+                m.append(("xxh64", .string(hex64(t.checksum))))
+                m.append(("chunks", .array(t.chunks.map(\.json))))
+                return .object(m)
+            })),
+            ("blobs", .array(blobs.map { b in
+                .object([
+                    ("name", .string(b.name)), ("section", .int(Int64(b.section))), ("nbytes", .int(Int64(b.nbytes))),
+                    ("xxh64", .string(hex64(b.checksum))), ("chunks", .array(b.chunks.map(\.json))),
+                ])
+            })),
+        ])
+    }
+}
+
+// MARK: - Reading
+
+/// Decoding and validation of a manifest against the file it came from: every offset is
+/// checked against the data region, every size and count is bounded, before anything is used.
+struct ManifestParser {
+    /// The data region: after the header, before the manifest.
+    let dataStart: Int
+    let dataEnd: Int
+
+    typealias Fail = LatteFileError
+
+    func parse(_ root: JSONValue) throws(LatteFileError) -> LatteManifest {
+        guard case .object = root else { throw .manifestInvalid("expected an object, found \(root.typeName)") }
+        guard root["format"]?.stringValue == "latte" else { throw .manifestInvalid("\"format\" must be \"latte\"") }
+        guard let major = root["version"]?["major"]?.intValue, let minor = root["version"]?["minor"]?.intValue else {
+            throw .manifestInvalid("\"version\" must be {\"major\": int, \"minor\": int}")
+        }
+        guard major == Int(LatteLayout.majorVersion) else {
+            throw .unsupportedVersion(major: UInt16(clamping: major), minor: UInt16(clamping: minor))
+        }
+        let required = try strings(root["features"]?["required"], "features.required")
+        let optional = try strings(root["features"]?["optional"], "features.optional")
+        for f in required where !LatteLayout.knownRequiredFeatures.contains(f) { throw .unknownRequiredFeature(f) }
+        guard root["checksum"]?.stringValue == "xxh64" else { throw .manifestInvalid("\"checksum\" must be \"xxh64\"") }
+        guard let chunkSize = root["chunk_size"]?.intValue, chunkSize > 0, chunkSize <= LatteLayout.maxChunkSize else {
+            throw .manifestInvalid("\"chunk_size\" must be an integer in 1...\(LatteLayout.maxChunkSize)")
+        }
+        var metadata: [(String, String)] = []
+        if let m = root["metadata"] {
+            guard let members = m.objectValue else { throw .manifestInvalid("\"metadata\" must be an object of strings") }
+            for (k, v) in members {
+                guard let s = v.stringValue else { throw .manifestInvalid("\"metadata\" value of '\(k)' is not a string") }
+                metadata.append((k, s))
+            }
+        }
+        let provenance = root["provenance"] ?? .object([])
+
+        guard let sectionValues = root["sections"]?.arrayValue, sectionValues.count <= LatteLayout.maxEntries else {
+            throw .manifestInvalid("\"sections\" must be an array")
+        }
+        var sections: [SectionEntry] = []
+        for (i, s) in sectionValues.enumerated() {
+            guard let name = s["name"]?.stringValue, let kindName = s["kind"]?.stringValue,
+                  let kind = SectionEntry.Kind(rawValue: kindName),
+                  let offset = s["offset"]?.intValue, let length = s["length"]?.intValue else {
+                throw .manifestInvalid("section \(i) needs a name, a kind (shared, group, extra, blob), an offset and a length")
+            }
+            let group = s["group"]?.intValue
+            if kind == .group && (group == nil || group! < 0) { throw .manifestInvalid("section '\(name)' is a group section without a group index") }
+            guard inData(offset, length) else { throw .manifestInvalid("section '\(name)' lies outside the data region") }
+            sections.append(SectionEntry(name: name, kind: kind, group: group, offset: offset, length: length))
+        }
+
+        guard let tensorValues = root["tensors"]?.arrayValue, tensorValues.count <= LatteLayout.maxEntries else {
+            throw .manifestInvalid("\"tensors\" must be an array")
+        }
+        var tensors: [LatteTensor] = []
+        tensors.reserveCapacity(tensorValues.count)
+        var seen = Set<String>()
+        for (i, t) in tensorValues.enumerated() {
+            guard let name = t["name"]?.stringValue else { throw .manifestInvalid("tensor \(i) has no name") }
+            guard seen.insert(name).inserted else { throw .manifestInvalid("tensor '\(name)' appears twice") }
+            tensors.append(try tensor(t, name: name, sections: sections, chunkSize: chunkSize))
+        }
+        var blobs: [LatteBlob] = []
+        if let blobValues = root["blobs"] {
+            guard let arr = blobValues.arrayValue, arr.count <= LatteLayout.maxEntries else { throw .manifestInvalid("\"blobs\" must be an array") }
+            for (i, b) in arr.enumerated() {
+                guard let name = b["name"]?.stringValue else { throw .manifestInvalid("embedded file \(i) has no name") }
+                func bad(_ why: String) -> LatteFileError { .blobEntryInvalid(blob: name, reason: why) }
+                guard let section = b["section"]?.intValue, sections.indices.contains(section) else { throw bad("no such section") }
+                guard let nbytes = b["nbytes"]?.intValue, nbytes >= 0 else { throw bad("\"nbytes\" must be a non-negative integer") }
+                guard let sum = b["xxh64"]?.stringValue.flatMap(parseHex64) else { throw bad("\"xxh64\" must be 16 lowercase hex digits") }
+                let chunks: [ChunkEntry]
+                do throws(LatteFileError) {
+                    chunks = try self.chunks(b["chunks"], total: nbytes, width: 1, section: sections[section], chunkSize: chunkSize, owner: name)
+                } catch { throw bad(reason(error)) }
+                guard chunks.allSatisfy({ $0.codec != .planes }) else { throw bad("embedded files use raw or zstd chunks only") }
+                blobs.append(LatteBlob(name: name, section: section, nbytes: nbytes, checksum: sum, chunks: chunks))
+            }
+        }
+        return LatteManifest(major: major, minor: minor, requiredFeatures: required, optionalFeatures: optional,
+                             chunkSize: chunkSize, metadata: metadata, provenance: provenance,
+                             sections: sections, tensors: tensors, blobs: blobs)
+    }
+
+    private func reason(_ e: LatteFileError) -> String {
+        if case let .tensorEntryInvalid(_, r) = e { return r }
+        return e.description
+    }
+
+    private func inData(_ offset: Int, _ length: Int) -> Bool {
+        offset >= dataStart && length >= 0 && offset <= dataEnd && length <= dataEnd - offset
+    }
+
+    private func strings(_ v: JSONValue?, _ what: String) throws(LatteFileError) -> [String] {
+        guard let arr = v?.arrayValue else { throw .manifestInvalid("\"\(what)\" must be an array of strings") }
+        var out: [String] = []
+        for x in arr {
+            guard let s = x.stringValue else { throw .manifestInvalid("\"\(what)\" must be an array of strings") }
+            out.append(s)
+        }
+        return out
+    }
+
+    private func tensor(_ t: JSONValue, name: String, sections: [SectionEntry], chunkSize: Int) throws(LatteFileError) -> LatteTensor {
+        func bad(_ why: String) -> LatteFileError { .tensorEntryInvalid(tensor: name, reason: why) }
+        guard let dn = t["dtype"]?.stringValue, let dtype = DType(rawValue: dn) else { throw bad("unknown or missing dtype") }
+        guard let dims = t["shape"]?.arrayValue, dims.count <= 64 else { throw bad("\"shape\" must be an array of at most 64 integers") }
+        var shape: [Int] = []
+        for d in dims {
+            guard let v = d.intValue, v >= 0 else { throw bad("\"shape\" has a dimension that is not a non-negative integer") }
+            shape.append(v)
+        }
+        guard let count = elementCount(of: shape), let expected = dtype.byteCount(elements: count) else {
+            throw bad("\(dtype.name) \(shape) does not make a whole number of bytes")
+        }
+        guard let nbytes = t["nbytes"]?.intValue, nbytes == expected else { throw bad("\"nbytes\" must be \(expected) for \(dtype.name) \(shape)") }
+        guard let section = t["section"]?.intValue, sections.indices.contains(section) else { throw bad("\"section\" is not the index of a section") }
+        guard let sum = t["xxh64"]?.stringValue.flatMap(parseHex64) else { throw bad("\"xxh64\" must be 16 lowercase hex digits") }
+        var role: String?, group: Int?, layer: Int?
+        if let r = t["role"] { guard let s = r.stringValue else { throw bad("\"role\" must be a string") }; role = s }
+        if let g = t["group"] { guard let v = g.intValue, v >= 0 else { throw bad("\"group\" must be a non-negative integer") }; group = v }
+        if let l = t["layer"] { guard let v = l.intValue, v >= 0 else { throw bad("\"layer\" must be a non-negative integer") }; layer = v }
+        let width = dtype.byteWidth.map { _ in dtype.swapUnit } ?? 1
+        let chunks = try self.chunks(t["chunks"], total: nbytes, width: width, section: sections[section], chunkSize: chunkSize, owner: name)
+        return LatteTensor(name: name, dtype: dtype, shape: shape, nbytes: nbytes, section: section, role: role,
+                           group: group, layer: layer, checksum: sum, chunks: chunks)
+    }
+
+    /// Chunks of one tensor or blob: each inside its section, raw sizes summing to `total`.
+    private func chunks(_ v: JSONValue?, total: Int, width: Int, section: SectionEntry, chunkSize: Int, owner: String) throws(LatteFileError) -> [ChunkEntry] {
+        func bad(_ why: String) -> LatteFileError { .tensorEntryInvalid(tensor: owner, reason: why) }
+        guard let arr = v?.arrayValue else { throw bad("\"chunks\" must be an array") }
+        // A chunk holds at least one byte, so more chunks than bytes is impossible.
+        guard arr.count <= max(total, 0), arr.count <= LatteLayout.maxEntries else { throw bad("\(arr.count) chunks for \(total) bytes") }
+        var out: [ChunkEntry] = []
+        out.reserveCapacity(arr.count)
+        var sum = 0
+        for (k, c) in arr.enumerated() {
+            guard let offset = c["offset"]?.intValue, let length = c["length"]?.intValue, let raw = c["raw"]?.intValue,
+                  let cn = c["codec"]?.stringValue else { throw bad("chunk \(k) needs offset, length, raw and codec") }
+            guard let codec = ChunkCodec(rawValue: cn) else { throw bad("chunk \(k) has unknown codec '\(cn)'") }
+            guard raw > 0, raw <= chunkSize else { throw bad("chunk \(k) has \(raw) raw bytes, outside 1...\(chunkSize)") }
+            guard length > 0, offset >= section.offset, offset <= section.offset + section.length,
+                  length <= section.offset + section.length - offset else {
+                throw bad("chunk \(k) (\(length) bytes at \(offset)) lies outside its section '\(section.name)'")
+            }
+            var entry = ChunkEntry(offset: offset, length: length, raw: raw, codec: codec)
+            switch codec {
+            case .raw:
+                guard length == raw else { throw bad("raw chunk \(k) stores \(length) bytes for \(raw)") }
+                guard offset % LatteLayout.alignment == 0 else { throw bad("raw chunk \(k) at \(offset) is not \(LatteLayout.alignment)-byte aligned") }
+            case .zstd:
+                break
+            case .planes:
+                guard let w = c["width"]?.intValue, [1, 2, 4, 8].contains(w), w == width || w == 1 else {
+                    throw bad("planes chunk \(k) needs \"width\" \(width) (or 1)")
+                }
+                guard raw % w == 0 else { throw bad("planes chunk \(k): \(raw) bytes are not whole \(w)-byte elements") }
+                guard let ps = c["planes"]?.arrayValue, ps.count == w else { throw bad("planes chunk \(k) needs \(w) planes") }
+                var plen = 0
+                for p in ps {
+                    guard let pn = p["codec"]?.stringValue, let pc = PlaneCodec(rawValue: pn), let l = p["length"]?.intValue, l >= 0 else {
+                        throw bad("planes chunk \(k) has a plane without a known codec and a length")
+                    }
+                    if pc == .raw, l != raw / w { throw bad("planes chunk \(k): a raw plane stores \(l) bytes for \(raw / w)") }
+                    entry.planes.append(PlaneEntry(codec: pc, length: l))
+                    plen += l
+                }
+                guard plen == length else { throw bad("planes chunk \(k): plane lengths sum to \(plen), not \(length)") }
+                entry.width = w
+            }
+            sum += raw
+            guard sum <= total else { throw bad("chunks hold more than the tensor's \(total) bytes") }
+            out.append(entry)
+        }
+        guard sum == total else { throw bad("chunks hold \(sum) bytes, the tensor has \(total)") }
+        return out
+    }
+}

@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LatteCore
+
+/// The provenance facts the writer records: where the weights came from.
+enum Provenance {
+    /// SHA-256 of a file, read with `pread` into a small buffer: a memory map would leave
+    /// every page of a multi-GB source resident in this process.
+    static func sha256(path: String) throws -> (size: Int, hex: String) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileAccessError.cannotOpen(path: path, errno: errno) }
+        defer { close(fd) }
+        var h = SHA256()
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        var size = 0
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileAccessError.cannotOpen(path: path, errno: errno)
+            }
+            if n == 0 { break }
+            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0 ..< n])) }
+            size += n
+        }
+        return (size, h.hexDigest())
+    }
+
+    /// The config file as a JSON object.
+    static func config(path: String) throws -> JSONValue {
+        let file = try MappedFile(path: path)
+        let value: JSONValue
+        do { value = try JSON.parse(file.bytes) } catch { throw LocatedError(path: path, ConfigError.notJSON(error)) }
+        guard case .object = value else { throw LocatedError(path: path, ConfigError.notObject(found: value.typeName)) }
+        return value
+    }
+}
+
+/// Why a config file could not be recorded.
+public enum ConfigError: Error, Equatable, CustomStringConvertible {
+    case notJSON(JSONError)
+    case notObject(found: String)
+
+    public var description: String {
+        switch self {
+        case let .notJSON(e): "config is not valid JSON: \(e)"
+        case let .notObject(f): "config must be a JSON object, found \(f)"
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import LatteCore
+
+/// Writes a `.latte` file's tensors back out as a safetensors file: same names, dtypes,
+/// shapes, bytes (bit-exact, every checksum verified on the way) and `__metadata__`.
+public enum SafetensorsExport {
+    /// Exports `latte` to `path` (written beside, renamed when complete). Memory: one batch
+    /// of decoded chunks, whatever the file size.
+    public static func export(_ latte: LatteFile, to path: String) throws {
+        let header = headerBytes(latte.manifest)
+        let output = try AtomicOutput(path: path)
+        do {
+            var len: [UInt8] = []
+            for k in 0 ..< 8 { len.append(UInt8(truncatingIfNeeded: UInt64(header.count) >> (8 * UInt64(k)))) }
+            try output.write(len)
+            try output.write(header)
+            try latte.stream(latte.manifest.tensors) { _, chunk in try output.write(chunk) }
+            try output.commit(sync: false)
+        } catch {
+            output.discard()
+            throw error
+        }
+    }
+
+    /// The JSON header, padded with spaces to a multiple of 8 bytes as the reference
+    /// implementation writes it (so the data starts aligned).
+    static func headerBytes(_ m: LatteManifest) -> [UInt8] {
+        var members: [(String, JSONValue)] = []
+        if !m.metadata.isEmpty { members.append(("__metadata__", .object(m.metadata.map { ($0.0, .string($0.1)) }))) }
+        var offset = 0
+        for t in m.tensors {
+            members.append((t.name, .object([
+                ("dtype", .string(t.dtype.name)),
+                ("shape", .array(t.shape.map { .int(Int64($0)) })),
+                ("data_offsets", .array([.int(Int64(offset)), .int(Int64(offset + t.nbytes))])),
+            ])))
+            offset += t.nbytes
+        }
+        var bytes = Array(JSONValue.object(members).serialized().utf8)
+        while bytes.count % 8 != 0 { bytes.append(0x20) }
+        return bytes
+    }
+}

@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import LatteCore
+import LatteFormat
+import LatteReaders
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Write a checkpoint as a compact .latte file (see docs/FORMAT.md)."
+    )
+
+    @Argument(help: "A weights file, a sharded index, or a folder holding one.")
+    var source: String
+
+    @Option(name: .shortAndLong, help: "The .latte file to write.")
+    var output: String
+
+    @Option(help: "A config.json to record (default: the one beside the weights).")
+    var config: String?
+
+    @Option(help: "zstd level for non-float data and redundant planes (1-19).")
+    var level: Int32 = 3
+
+    @Option(help: "Compression threads (default: every core).")
+    var threads: Int?
+
+    @Flag(help: "No progress bar on stderr.")
+    var noProgress = false
+
+    @Option(help: "Raw bytes per chunk, a multiple of 8 (default 1048576).")
+    var chunkSize: Int?
+
+    @Flag(help: "fsync the file before renaming it into place (survives a power loss).")
+    var sync = false
+
+    func validate() throws {
+        guard (1 ... 19).contains(level) else { throw ValidationError("--level must be between 1 and 19") }
+        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
+        if let chunkSize, chunkSize < 8 || chunkSize % 8 != 0 || chunkSize > LatteLayout.maxChunkSize {
+            throw ValidationError("--chunk-size must be a multiple of 8 up to \(LatteLayout.maxChunkSize)")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            InterruptCleanup.install()
+            let checkpoint = try CheckpointReader.open(path: source)
+            var options = LatteWriteOptions()
+            options.codec.level = level
+            if let threads { options.threads = threads }
+            options.configPath = config
+            options.sync = sync
+            if let chunkSize { options.chunkSize = chunkSize }
+            let bar = !noProgress && isatty(2) == 1 ? ProgressBar() : nil
+            if let bar { options.progress = { done, total in bar.update(done, total) } }
+            // The mapper's plan is wired in by a later change; until then, one section.
+            let summary = try LatteWriter.write(checkpoint, plan: nil, to: output, options: options)
+            bar?.finish()
+            let ratio = summary.rawBytes == 0 ? "-" : formatRatio(Double(summary.fileBytes) / Double(summary.rawBytes))
+            printError("wrote \(output): \(summary.tensors) tensors, \(formatBytes(summary.rawBytes)) -> \(formatBytes(summary.fileBytes)) (ratio \(ratio))")
+        }
+    }
+}

@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import LatteCore
+import LatteReaders
+@testable import LatteFormat
+
+/// Written manifests validate against schemas/latte-manifest.schema.json (python3's
+/// jsonschema, which `make deps` installs).
+@Suite struct SchemaTests {
+    static let schema: String = {
+        var p = #filePath
+        for _ in 0 ..< 3 { p = String(p[..<p.lastIndex(of: "/")!]) }
+        return p + "/schemas/latte-manifest.schema.json"
+    }()
+
+    func validate(_ manifest: JSONValue, dir: TempDir) -> Int32 {
+        writeFile(dir.file("manifest.json"), Array(manifest.serialized().utf8))
+        let script = """
+        import json, sys, jsonschema
+        schema = json.load(open(sys.argv[1])); doc = json.load(open(sys.argv[2]))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        jsonschema.Draft202012Validator(schema).validate(doc)
+        """
+        writeFile(dir.file("validate.py"), Array(script.utf8))
+        return system("python3 \(dir.file("validate.py")) \(SchemaTests.schema) \(dir.file("manifest.json")) 2>\(dir.file("err.txt"))")
+    }
+
+    @Test func writtenManifestsValidate() throws {
+        guard system("command -v python3 >/dev/null 2>&1") == 0 else {
+            print("note: python3 is absent; schema validation skipped")
+            return
+        }
+        #expect(system("python3 -c 'import jsonschema' 2>/dev/null") == 0, "python3 lacks jsonschema: run `make deps`")
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint(), metadata: [("format", "pt")])
+        writeFile(dir.file("extra.bin"), [1, 2, 3])
+        let plan = SectionPlan(placements: Dictionary(uniqueKeysWithValues: syntheticCheckpoint().enumerated().map {
+            ($0.element.name, $0.offset % 2 == 0 ? TensorPlacement(section: .group($0.offset % 3), role: "replica", layer: $0.offset) : TensorPlacement(section: .shared, role: "shared"))
+        }), planJSON: .object([("groups", .array([]))]))
+        var options = testOptions()
+        options.embeddedFiles = [("extra.bin", dir.file("extra.bin"))]
+        for p in [nil, plan] {
+            try LatteWriter.write(try CheckpointReader.open(path: dir.file("model.safetensors")), plan: p, to: dir.file("m.latte"), options: options)
+            let f = try LatteFile(path: dir.file("m.latte"))
+            #expect(validate(f.manifest.json, dir: dir) == 0, "\(String(decoding: readFile(dir.file("err.txt")), as: UTF8.self))")
+        }
+        // The schema is not vacuous: a manifest with a bad codec fails it.
+        let f = try LatteFile(path: dir.file("m.latte"))
+        var m = f.manifest
+        m.tensors[0].chunks[0].codec = .planes
+        m.tensors[0].chunks[0].width = 3
+        #expect(validate(m.json, dir: dir) != 0)
+    }
+}
