@@ -20,17 +20,17 @@ let package = Package(
         // C libraries, reached through pkg-config; `make deps` installs the Debian -dev packages.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
-        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),  // SHA-256 (EVP)
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // The tensor model, memory maps, JSON and the errors every module shares.
-        .target(name: "LatteCore", dependencies: ["CJSONC"]),
+        .target(name: "LatteCore", dependencies: ["CJSONC", "CCrypto"]),
         // Checkpoint readers: safetensors, PyTorch zip/legacy/export, sharded indexes.
         .target(name: "LatteReaders", dependencies: ["LatteCore"]),
         // The timestep-expert mapper: config, layers to groups, residual-attention gates.
         .target(name: "LatteMapper", dependencies: ["LatteCore", "LatteReaders"]),
         // The `.latte` container: writer, reader, codecs, checksums, safetensors export.
-        .target(name: "LatteFormat", dependencies: ["LatteCore", "LatteReaders", "CZstd", "CCrypto"]),
+        .target(name: "LatteFormat", dependencies: ["LatteCore", "LatteReaders", "CZstd"]),
         // Elementwise float kernels (exp-based activations, softmax) in C, vectorized by clang.
         .target(name: "CLatteKernels"),
         // The LaTtE-Flow runtime: context prefill, group-lazy timestep experts, Euler sampling.
