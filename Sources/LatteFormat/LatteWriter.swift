@@ -350,7 +350,8 @@ private final class Job {
         switch item.source {
         case let .tensor(t):
             let e = c.tensors[t]
-            tensors[t] = LatteTensor(name: e.name, dtype: e.dtype, shape: e.shape, nbytes: e.byteCount, section: item.section,
+            // A mapping file may rename a tensor onto the spec's name: the file stores that name.
+            tensors[t] = LatteTensor(name: item.placement?.canonicalName ?? e.name, dtype: e.dtype, shape: e.shape, nbytes: e.byteCount, section: item.section,
                                      role: item.placement?.role, group: item.placement?.group, layer: item.placement?.layer,
                                      checksum: o.hash.finalize(), chunks: o.chunks)
             dropPages(c.files[e.file], e.storageOffset, e.storageLength)

@@ -16,7 +16,13 @@ public struct MappedCheckpoint: Sendable {
     /// - Throws: `LocatedError`s naming the file: reader errors, `ModelConfigError`,
     ///   `NameMappingError`, `MappingSourceError.noConfig`, and `PlanError` with the tensor.
     public init(source: String, configPath: String? = nil, mappingPath: String? = nil, allowExtra: Bool = false) throws {
-        let checkpoint = try CheckpointReader.open(path: source)
+        try self.init(checkpoint: try CheckpointReader.open(path: source), source: source, configPath: configPath,
+                      mappingPath: mappingPath, allowExtra: allowExtra)
+    }
+
+    /// Plans an already opened checkpoint; `source` names it in messages.
+    public init(checkpoint: Checkpoint, source: String, configPath: String? = nil, mappingPath: String? = nil,
+                allowExtra: Bool = false) throws {
         guard let configPath = configPath ?? checkpoint.configPath else {
             throw LocatedError(path: source, MappingSourceError.noConfig)
         }
@@ -29,6 +35,29 @@ public struct MappedCheckpoint: Sendable {
         }
         self.checkpoint = checkpoint
         self.configPath = configPath
+    }
+}
+
+extension MappedCheckpoint {
+    /// The layout `latte convert` writes: the plan's sections when the checkpoint has a
+    /// LaTtE-Flow config (validated: a missing or misshapen tensor is an error and nothing
+    /// is written), nil (one section) when it has no config or another model's config.
+    public static func sectionPlanForConversion(_ checkpoint: Checkpoint, source: String, configPath: String?,
+                                                mappingPath: String?, allowExtra: Bool) throws -> SectionPlan? {
+        guard let path = configPath ?? checkpoint.configPath else {
+            if mappingPath != nil { throw LocatedError(path: source, MappingSourceError.noConfig) }
+            return nil
+        }
+        let file = try MappedFile(path: path)
+        // Another model's config.json (a BERT, a plain Qwen2) is not an error: its weights
+        // convert as one section. A LaTtE-Flow config must then be right in every detail.
+        if let json = try? JSON.parse(file.bytes), let type = json["model_type"]?.stringValue, type != "latte_flow",
+           mappingPath == nil {
+            return nil
+        }
+        let mapped = try MappedCheckpoint(checkpoint: checkpoint, source: source, configPath: path,
+                                          mappingPath: mappingPath, allowExtra: allowExtra)
+        return mapped.plan.sectionPlan
     }
 }
 

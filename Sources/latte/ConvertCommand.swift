@@ -4,7 +4,9 @@ import Glibc
 import ArgumentParser
 import LatteCore
 import LatteFormat
+import LatteMapper
 import LatteReaders
+import LatteRuntime
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +22,15 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(help: "A config.json to record (default: the one beside the weights).")
     var config: String?
+
+    @Option(help: "A mapping file that renames another naming convention onto the spec's names.")
+    var mapping: String?
+
+    @Flag(help: "Keep tensors the model does not have in an `extra` section instead of refusing them.")
+    var allowExtra = false
+
+    @Option(help: "A folder with inputs.safetensors and expected.safetensors (and run.json) to embed, so a plain `latte verify OUT.latte` re-checks the model anywhere.")
+    var reference: String?
 
     @Option(help: "zstd level for non-float data and redundant planes (1-19).")
     var level: Int32 = 3
@@ -56,8 +67,10 @@ struct ConvertCommand: ParsableCommand {
             if let chunkSize { options.chunkSize = chunkSize }
             let bar = !noProgress && isatty(2) == 1 ? ProgressBar() : nil
             if let bar { options.progress = { done, total in bar.update(done, total) } }
-            // The mapper's plan is wired in by a later change; until then, one section.
-            let summary = try LatteWriter.write(checkpoint, plan: nil, to: output, options: options)
+            let plan = try MappedCheckpoint.sectionPlanForConversion(checkpoint, source: source, configPath: config,
+                                                                      mappingPath: mapping, allowExtra: allowExtra)
+            if let reference { options.embeddedFiles = try ReferenceSet.files(inFolder: reference) }
+            let summary = try LatteWriter.write(checkpoint, plan: plan, to: output, options: options)
             bar?.finish()
             let ratio = summary.rawBytes == 0 ? "-" : formatRatio(Double(summary.fileBytes) / Double(summary.rawBytes))
             printError("wrote \(output): \(summary.tensors) tensors, \(formatBytes(summary.rawBytes)) -> \(formatBytes(summary.fileBytes)) (ratio \(ratio))")

@@ -16,8 +16,8 @@ struct LatteCommand: ParsableCommand {
     )
 
     static func main() {
-        // `run` does its matrix products in OpenBLAS: make sure its kernels fit the CPU.
-        if CommandLine.arguments.dropFirst().first == "run" { BLASTuning.reexecWithFittingKernelsIfNeeded() }
+        // `run` and `verify` do their matrix products in OpenBLAS: make sure its kernels fit the CPU.
+        if ["run", "verify"].contains(CommandLine.arguments.dropFirst().first) { BLASTuning.reexecWithFittingKernelsIfNeeded() }
         main(nil)
     }
 }

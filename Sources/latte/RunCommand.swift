@@ -15,7 +15,7 @@ struct RunCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The model: a weights file or a folder holding one, with config.json beside it.")
+    @Argument(help: "The model: a .latte file, or a checkpoint (file or folder) with config.json beside it.")
     var model: String
 
     @Option(name: .long, help: "The inputs safetensors file.")
@@ -40,19 +40,16 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let checkpoint = try CheckpointReader.open(path: model)
-            guard let configPath = checkpoint.configPath else {
-                throw LocatedError(path: model, RunCommandError.noConfig)
-            }
-            let config = try ModelConfig.load(path: configPath)
+            let loaded = try ModelLoader.open(path: model)
+            let config = loaded.config
             let runInputs = try RunInputs.load(path: inputs, config: config)
             if cfgScale != 1 && runInputs.uncondIDs == nil {
                 printError("error: \(inputs): --cfg-scale \(cfgScale) needs an unconditional context: add 'uncond_ids' to the inputs")
                 throw ExitCode(64)
             }
-            let weightsPath = checkpoint.files.first?.path ?? model
+            let weightsPath = loaded.path
             let latte: LatteModel
-            do { latte = try LatteModel(config: config, weights: CheckpointWeightSource(checkpoint)) } catch let e as RuntimeError {
+            do { latte = try LatteModel(config: config, weights: loaded.weights) } catch let e as RuntimeError {
                 throw LocatedError(path: weightsPath, e)
             }
             let result: (outputs: [OutputTensor], timings: RunTimings)
@@ -73,9 +70,4 @@ struct RunCommand: ParsableCommand {
             printError("blas: OpenBLAS \(BLASTuning.coreName) kernels, \(BLASTuning.threads) threads")
         }
     }
-}
-
-enum RunCommandError: Error, CustomStringConvertible {
-    case noConfig
-    var description: String { "no config.json beside the weights" }
 }

@@ -2,11 +2,17 @@ import ArgumentParser
 import LatteCore
 import LatteFormat
 import LatteReaders
+import LatteRuntime
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check every tensor's checksum in a .latte file, and optionally its bytes against the source."
+        abstract: "Check a .latte file: every tensor's checksum, optionally its bytes against the source, and its outputs against reference outputs.",
+        discussion: """
+        With --reference DIR (inputs.safetensors, expected.safetensors, optionally run.json with \
+        steps and cfg_scale), or a reference embedded by `latte convert --reference`, the model is \
+        run and each output compared: max absolute and relative error, pass or fail.
+        """
     )
 
     @Argument(help: "The .latte file.")
@@ -15,21 +21,82 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "The original checkpoint: every tensor must equal it byte for byte.")
     var source: String?
 
+    @Option(help: "A folder with inputs.safetensors and expected.safetensors (and run.json) to run and compare.")
+    var reference: String?
+
+    @Option(help: "Largest accepted max|actual - expected| / max|expected| per output.")
+    var tolerance: Double = ReferenceCheck.defaultTolerance
+
+    @Flag(help: "Skip the reference run even when the file embeds a reference.")
+    var weightsOnly = false
+
     @Flag(help: "Print the machine-readable report.")
     var json = false
+
+    func validate() throws {
+        guard tolerance.isFinite, tolerance >= 0 else { throw ValidationError("--tolerance must be a non-negative number") }
+        if weightsOnly && reference != nil { throw ValidationError("--weights-only and --reference exclude each other") }
+    }
 
     func run() throws {
         try reportingErrors {
             let latte = try LatteFile(path: input)
             let checkpoint = try source.map { try CheckpointReader.open(path: $0) }
             let report = LatteVerifier.verify(latte, source: checkpoint)
+            var results: [ReferenceResult] = []
+            var origin: String?
+            if report.ok && !weightsOnly {
+                let set = try reference.map { try ReferenceSet.load(folder: $0) } ?? ReferenceSet.load(embeddedIn: latte)
+                if let set {
+                    origin = set.origin
+                    results = try ReferenceCheck.run(model: try ModelLoader.open(path: input), reference: set, tolerance: tolerance)
+                }
+            }
+            let outputsOK = results.allSatisfy(\.passed)
             if json {
-                writeOut(report.json.serialized(pretty: true) + "\n")
-            } else if report.ok {
-                writeOut("ok: \(report.tensors) tensors, \(formatBytes(report.bytes)) verified\(source == nil ? "" : " against \(source!)")\n")
+                var doc = report.json
+                if case var .object(members) = doc {
+                    members.append(("reference", origin.map { o in .object([
+                        ("origin", .string(o)),
+                        ("outputs", .array(results.map { r in .object([
+                            ("name", .string(r.name)), ("max_abs_error", .double(r.comparison.maxAbsError)),
+                            ("relative_error", .double(r.comparison.relativeError)), ("tolerance", .double(r.tolerance)),
+                            ("passed", .bool(r.passed)),
+                        ]) })),
+                    ]) } ?? .null))
+                    doc = .object(members)
+                }
+                writeOut(doc.serialized(pretty: true) + "\n")
+            } else {
+                if report.ok {
+                    writeOut("ok: \(report.tensors) tensors, \(formatBytes(report.bytes)) verified\(source == nil ? "" : " against \(source!)")\n")
+                }
+                if let origin {
+                    writeOut("reference: \(origin)\n")
+                    var rows = [["output", "max abs error", "relative error", "tolerance", "result"]]
+                    for r in results {
+                        rows.append([r.name, formatScientific(r.comparison.maxAbsError), formatScientific(r.comparison.relativeError),
+                                     formatScientific(r.tolerance), r.passed ? "pass" : "FAIL"])
+                    }
+                    writeOut(renderTable(rows, rightAligned: [1, 2, 3]))
+                }
             }
             for f in report.failures { printError("error: \(f.message)") }
-            if !report.ok { throw ExitCode(1) }
+            for r in results where !r.passed {
+                printError("error: \(input): output '\(r.name)' differs from the reference: relative error \(formatScientific(r.comparison.relativeError)) > \(formatScientific(r.tolerance))")
+            }
+            if !report.ok || !outputsOK { throw ExitCode(1) }
         }
     }
+}
+
+/// `1.23e-05`-style numbers for error columns.
+func formatScientific(_ x: Double) -> String {
+    guard x.isFinite else { return "\(x)" }
+    if x == 0 { return "0" }
+    var e = 0
+    var m = abs(x)
+    while m >= 10 { m /= 10; e += 1 }
+    while m < 1 { m *= 10; e -= 1 }
+    return (x < 0 ? "-" : "") + formatFixed(m, digits: 2) + "e" + (e < 0 ? "-" : "+") + (abs(e) < 10 ? "0" : "") + String(abs(e))
 }

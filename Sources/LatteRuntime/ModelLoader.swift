@@ -1,0 +1,80 @@
+import LatteCore
+import LatteFormat
+import LatteMapper
+import LatteReaders
+
+/// A model ready to run: its config, where its weights come from, and the `.latte` file
+/// behind them when there is one (so callers can see which sections were decompressed).
+public struct LoadedModel {
+    public let path: String
+    public let config: ModelConfig
+    public let weights: any WeightSource
+    public let latteFile: LatteFile?
+}
+
+/// Opens what `latte run` and `latte verify` run: a `.latte` file (its config from the
+/// manifest, replica groups decompressed only when a step needs them), or any checkpoint
+/// `CheckpointReader` reads, with its `config.json`.
+public enum ModelLoader {
+    public static func open(path: String) throws -> LoadedModel {
+        if LatteFile.isLatte(path: path) {
+            let file = try LatteFile(path: path)
+            guard let json = file.manifest.provenance["config"], json != .null else {
+                throw LocatedError(path: path, ModelLoaderError.noConfigInFile)
+            }
+            let config: ModelConfig
+            do { config = try ModelConfig(json: json) } catch { throw LocatedError(path: path, error) }
+            return LoadedModel(path: path, config: config, weights: LatteFileWeightSource(file), latteFile: file)
+        }
+        let checkpoint = try CheckpointReader.open(path: path)
+        guard let configPath = checkpoint.configPath else { throw LocatedError(path: path, ModelLoaderError.noConfigBeside) }
+        let config = try ModelConfig.load(path: configPath)
+        return LoadedModel(path: checkpoint.files.first?.path ?? path, config: config,
+                           weights: CheckpointWeightSource(checkpoint), latteFile: nil)
+    }
+}
+
+/// Weights read from a `.latte` file. Shared tensors (context, time embedding, head) are
+/// decoded when the model reads them; a replica group's section is decompressed in one
+/// pass the first time a step of that group runs, kept, and never touched otherwise.
+public final class LatteFileWeightSource: WeightSource, @unchecked Sendable {
+    public let file: LatteFile
+    private var groupCache: [String: [UInt8]] = [:]
+    private var base: ClosureWeightSource!
+
+    public init(_ file: LatteFile) {
+        self.file = file
+        base = ClosureWeightSource(
+            shape: { [unowned self] name in self.file.tensor(named: name)?.shape },
+            withBytes: { [unowned self] name, body in
+                guard let t = self.file.tensor(named: name) else { throw RuntimeError.missingTensor(name) }
+                if let cached = self.groupCache[name] { return try cached.withUnsafeBytes { try body(t.dtype, $0) } }
+                if let mapped = try self.file.mappedBytes(of: t) { return try body(t.dtype, mapped) }
+                try self.file.read(t).withUnsafeBytes { try body(t.dtype, $0) }
+            },
+            prepare: { [unowned self] group in
+                for (t, bytes) in try self.file.readGroup(group) { self.groupCache[t.name] = bytes }
+            }
+        )
+    }
+
+    public func shape(_ name: String) -> [Int]? { base.shape(name) }
+    public func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws { try base.read(name, into: destination) }
+    public func readRows(_ name: String, rows: [Int], into destination: UnsafeMutableBufferPointer<Float>) throws {
+        try base.readRows(name, rows: rows, into: destination)
+    }
+    public func prepare(group: Int) throws { try base.prepare(group: group) }
+}
+
+/// Why a model could not be opened for running.
+public enum ModelLoaderError: Error, Equatable, CustomStringConvertible {
+    case noConfigInFile
+    case noConfigBeside
+
+    public var description: String {
+        switch self {
+        case .noConfigInFile: "the .latte file records no model config: convert it from a folder with config.json (or pass --config)"
+        case .noConfigBeside: "no config.json beside the weights"
+        }
+    }
+}
