@@ -50,13 +50,13 @@ let package = Package(
         .testTarget(name: "LatteReadersTests", dependencies: ["LatteReaders"]),
         .testTarget(name: "LatteMapperTests", dependencies: ["LatteMapper", "LatteCore", "LatteReaders"]),
         .testTarget(name: "LatteRuntimeTests", dependencies: [
-            "LatteRuntime", "LatteCore", "LatteReaders", "LatteMapper",
+            "LatteRuntime", "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat",
         ]),
         .testTarget(name: "LatteFormatTests", dependencies: [
             "LatteFormat", "LatteCore", "LatteReaders", "CZstd",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         // End-to-end: runs the built `latte` executable as users do.
-        .testTarget(name: "LatteCLITests", dependencies: ["LatteCore", "latte"]),
+        .testTarget(name: "LatteCLITests", dependencies: ["LatteCore", "LatteReaders", "latte"]),
     ]
 )
