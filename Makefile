@@ -29,9 +29,19 @@ deps:
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product latte
 
+# The main job on the bundled tiny LaTtE-Flow model: convert it (reference outputs embedded),
+# look at the file and its expert-group plan, then verify it end to end.
+DEMO_OUT := .build/demo/tiny.latte
 demo: build
-	@echo "== latte inspect $(DEMO)"
-	$(BIN) inspect $(DEMO)
+	@mkdir -p $(dir $(DEMO_OUT))
+	@echo "== latte convert $(DEMO) -o $(DEMO_OUT) --reference $(DEMO)"
+	$(BIN) convert $(DEMO) -o $(DEMO_OUT) --reference $(DEMO)
+	@echo; echo "== latte inspect --no-tensors $(DEMO_OUT)"
+	$(BIN) inspect --no-tensors $(DEMO_OUT)
+	@echo; echo "== latte map $(DEMO)"
+	$(BIN) map $(DEMO)
+	@echo; echo "== latte verify $(DEMO_OUT) --source $(DEMO)"
+	$(BIN) verify $(DEMO_OUT) --source $(DEMO)
 
 test: deps
 	$(SWIFT) build --build-tests
