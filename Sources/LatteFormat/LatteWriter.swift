@@ -77,61 +77,6 @@ public enum LatteWriter {
     }
 }
 
-/// Where each tensor goes: sections in file order and the items (tensors, then embedded
-/// files) in the order they are written.
-struct Layout {
-    enum Source { case tensor(Int), blob(Int) }
-    struct Item { var source: Source; var section: Int; var placement: TensorPlacement? }
-
-    var sections: [(name: String, kind: SectionEntry.Kind, group: Int?)] = []
-    var items: [Item] = []
-
-    init(checkpoint c: Checkpoint, plan: SectionPlan?, embedded: [(name: String, path: String)]) throws {
-        var placements: [TensorPlacement?] = []
-        for t in c.tensors {
-            guard t.dtype.byteCount(elements: t.elementCount) != nil else { throw LatteWriteError.unsizedDType(tensor: t.name) }
-            if let plan {
-                guard let p = plan.placements[t.name] else { throw LatteWriteError.notInPlan(tensor: t.name) }
-                placements.append(p)
-            } else {
-                placements.append(nil)
-            }
-        }
-        // Section order: shared first (needed at every step), then groups ascending, then extra.
-        func rank(_ p: TensorPlacement?) -> (Int, Int) {
-            switch p?.section {
-            case nil, .shared?: (0, 0)
-            case let .group(g)?: (1, g)
-            case .extra?: (2, 0)
-            }
-        }
-        let order = c.tensors.indices.sorted {
-            let a = rank(placements[$0]), b = rank(placements[$1])
-            return a != b ? a < b : $0 < $1
-        }
-        var current: (Int, Int)? = nil
-        for i in order {
-            let r = rank(placements[i])
-            if current.map({ $0 != r }) ?? true {
-                current = r
-                switch placements[i]?.section {
-                case nil, .shared?: sections.append(("shared", .shared, nil))
-                case let .group(g)?: sections.append(("group-\(g)", .group, g))
-                case .extra?: sections.append(("extra", .extra, nil))
-                }
-            }
-            items.append(Item(source: .tensor(i), section: sections.count - 1, placement: placements[i]))
-        }
-        if c.tensors.isEmpty { sections.append(("shared", .shared, nil)) }
-        var names = Set<String>()
-        for (k, e) in embedded.enumerated() {
-            guard names.insert(e.name).inserted else { throw LatteWriteError.duplicateEmbeddedName(e.name) }
-            sections.append(("blob:" + e.name, .blob, nil))
-            items.append(Item(source: .blob(k), section: sections.count - 1, placement: nil))
-        }
-    }
-}
-
 /// Results of one worker, written by one thread and read after the barrier.
 private final class Slots<T>: @unchecked Sendable {
     var values: [T?]
@@ -361,29 +306,5 @@ private final class Job {
             dropPages(f, 0, f.size)
         }
         open[index] = nil
-    }
-}
-
-/// Tells the kernel this process is done with a range of a read-only map: the pages leave
-/// our resident set (they stay in the page cache), which keeps the peak RSS of a multi-GB
-/// conversion at the batch size rather than the checkpoint size.
-func dropPages(_ file: MappedFile, _ offset: Int, _ length: Int) {
-    file.advise(offset, length, MADV_DONTNEED)
-}
-
-extension MappedFile {
-    /// `madvise` over the pages of `offset ..< offset + length` (a hint: errors, e.g. an old
-    /// kernel without `MADV_POPULATE_READ`, are ignored).
-    func advise(_ offset: Int, _ length: Int, _ advice: Int32) {
-        guard let base = bytes.baseAddress, length > 0 else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        // Populating may round outward (it only adds mappings); dropping rounds inward, so a
-        // page shared with bytes still in use is kept.
-        let outward = advice != MADV_DONTNEED
-        let start = outward ? offset / page * page : (offset + page - 1) / page * page
-        let end = outward ? min((offset + length + page - 1) / page * page, (size + page - 1) / page * page)
-                          : min(offset + length, size) / page * page
-        guard end > start else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, advice)
     }
 }
