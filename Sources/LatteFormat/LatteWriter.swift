@@ -136,6 +136,8 @@ private final class Job {
             for (i, p) in paths.enumerated() { hashes.values[i] = Result { try Provenance.sha256(path: p) } }
         }
         defer { hashing.wait() }
+        // On any error, the batch still encoding must finish before its source bytes go.
+        defer { inflight?.group.wait() }
         let config = try (options.configPath ?? c.configPath).map { try Provenance.config(path: $0) }
         let blobFiles = try options.embeddedFiles.map { try MappedFile(path: $0.path) }
 
@@ -154,6 +156,7 @@ private final class Job {
             if item.section != currentSection {
                 // Sections follow one another; a section ends where the next begins.
                 try flush(&batch)
+                try drain()
                 batchBytes = 0
                 closeSection()
                 currentSection = item.section
@@ -195,6 +198,7 @@ private final class Job {
             }
         }
         try flush(&batch)
+        try drain()
         closeSection()
 
         hashing.wait()
@@ -248,7 +252,11 @@ private final class Job {
         sectionEntries.append(last)
     }
 
-    /// Encodes the batch on every thread, then writes it in order.
+    /// A batch being encoded on the global queue while the previous one is written.
+    var inflight: (work: [Pending], results: Slots<EncodedChunk>, group: DispatchGroup)?
+
+    /// Starts encoding the batch on every thread, then writes the previous batch while this
+    /// one encodes: the serial part (checksums, writes) overlaps the parallel part.
     func flush(_ batch: inout [Pending]) throws {
         guard !batch.isEmpty else { return }
         let work = batch
@@ -256,16 +264,28 @@ private final class Job {
         let results = Slots<EncodedChunk>(work.count)
         let threads = min(options.threads, work.count)
         let codec = options.codec
-        // Static striding: chunks are nearly equal in size, so no shared counter is needed.
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            var i = t
-            while i < work.count {
-                if work[i].bytes.count > 0 {
-                    results.values[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            // Static striding: chunks are nearly equal in size, so no shared counter is needed.
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                var i = t
+                while i < work.count {
+                    if work[i].bytes.count > 0 {
+                        results.values[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
+                    }
+                    i += threads
                 }
-                i += threads
             }
         }
+        do { try drain() } catch { group.wait(); throw error }
+        inflight = (work, results, group)
+    }
+
+    /// Waits for the batch in flight and writes it in order.
+    func drain() throws {
+        guard let (work, results, group) = inflight else { return }
+        inflight = nil
+        group.wait()
         for (i, p) in work.enumerated() {
             let o = open[p.item]!
             if let r = results.values[i] {
