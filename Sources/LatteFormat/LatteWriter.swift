@@ -77,61 +77,6 @@ public enum LatteWriter {
     }
 }
 
-/// Where each tensor goes: sections in file order and the items (tensors, then embedded
-/// files) in the order they are written.
-struct Layout {
-    enum Source { case tensor(Int), blob(Int) }
-    struct Item { var source: Source; var section: Int; var placement: TensorPlacement? }
-
-    var sections: [(name: String, kind: SectionEntry.Kind, group: Int?)] = []
-    var items: [Item] = []
-
-    init(checkpoint c: Checkpoint, plan: SectionPlan?, embedded: [(name: String, path: String)]) throws {
-        var placements: [TensorPlacement?] = []
-        for t in c.tensors {
-            guard t.dtype.byteCount(elements: t.elementCount) != nil else { throw LatteWriteError.unsizedDType(tensor: t.name) }
-            if let plan {
-                guard let p = plan.placements[t.name] else { throw LatteWriteError.notInPlan(tensor: t.name) }
-                placements.append(p)
-            } else {
-                placements.append(nil)
-            }
-        }
-        // Section order: shared first (needed at every step), then groups ascending, then extra.
-        func rank(_ p: TensorPlacement?) -> (Int, Int) {
-            switch p?.section {
-            case nil, .shared?: (0, 0)
-            case let .group(g)?: (1, g)
-            case .extra?: (2, 0)
-            }
-        }
-        let order = c.tensors.indices.sorted {
-            let a = rank(placements[$0]), b = rank(placements[$1])
-            return a != b ? a < b : $0 < $1
-        }
-        var current: (Int, Int)? = nil
-        for i in order {
-            let r = rank(placements[i])
-            if current.map({ $0 != r }) ?? true {
-                current = r
-                switch placements[i]?.section {
-                case nil, .shared?: sections.append(("shared", .shared, nil))
-                case let .group(g)?: sections.append(("group-\(g)", .group, g))
-                case .extra?: sections.append(("extra", .extra, nil))
-                }
-            }
-            items.append(Item(source: .tensor(i), section: sections.count - 1, placement: placements[i]))
-        }
-        if c.tensors.isEmpty { sections.append(("shared", .shared, nil)) }
-        var names = Set<String>()
-        for (k, e) in embedded.enumerated() {
-            guard names.insert(e.name).inserted else { throw LatteWriteError.duplicateEmbeddedName(e.name) }
-            sections.append(("blob:" + e.name, .blob, nil))
-            items.append(Item(source: .blob(k), section: sections.count - 1, placement: nil))
-        }
-    }
-}
-
 /// Results of one worker, written by one thread and read after the barrier.
 private final class Slots<T>: @unchecked Sendable {
     var values: [T?]
@@ -191,6 +136,8 @@ private final class Job {
             for (i, p) in paths.enumerated() { hashes.values[i] = Result { try Provenance.sha256(path: p) } }
         }
         defer { hashing.wait() }
+        // On any error, the batch still encoding must finish before its source bytes go.
+        defer { inflight?.group.wait() }
         let config = try (options.configPath ?? c.configPath).map { try Provenance.config(path: $0) }
         let blobFiles = try options.embeddedFiles.map { try MappedFile(path: $0.path) }
 
@@ -209,6 +156,7 @@ private final class Job {
             if item.section != currentSection {
                 // Sections follow one another; a section ends where the next begins.
                 try flush(&batch)
+                try drain()
                 batchBytes = 0
                 closeSection()
                 currentSection = item.section
@@ -250,6 +198,7 @@ private final class Job {
             }
         }
         try flush(&batch)
+        try drain()
         closeSection()
 
         hashing.wait()
@@ -303,7 +252,11 @@ private final class Job {
         sectionEntries.append(last)
     }
 
-    /// Encodes the batch on every thread, then writes it in order.
+    /// A batch being encoded on the global queue while the previous one is written.
+    var inflight: (work: [Pending], results: Slots<EncodedChunk>, group: DispatchGroup)?
+
+    /// Starts encoding the batch on every thread, then writes the previous batch while this
+    /// one encodes: the serial part (checksums, writes) overlaps the parallel part.
     func flush(_ batch: inout [Pending]) throws {
         guard !batch.isEmpty else { return }
         let work = batch
@@ -311,16 +264,28 @@ private final class Job {
         let results = Slots<EncodedChunk>(work.count)
         let threads = min(options.threads, work.count)
         let codec = options.codec
-        // Static striding: chunks are nearly equal in size, so no shared counter is needed.
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            var i = t
-            while i < work.count {
-                if work[i].bytes.count > 0 {
-                    results.values[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            // Static striding: chunks are nearly equal in size, so no shared counter is needed.
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                var i = t
+                while i < work.count {
+                    if work[i].bytes.count > 0 {
+                        results.values[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
+                    }
+                    i += threads
                 }
-                i += threads
             }
         }
+        do { try drain() } catch { group.wait(); throw error }
+        inflight = (work, results, group)
+    }
+
+    /// Waits for the batch in flight and writes it in order.
+    func drain() throws {
+        guard let (work, results, group) = inflight else { return }
+        inflight = nil
+        group.wait()
         for (i, p) in work.enumerated() {
             let o = open[p.item]!
             if let r = results.values[i] {
@@ -362,29 +327,5 @@ private final class Job {
             dropPages(f, 0, f.size)
         }
         open[index] = nil
-    }
-}
-
-/// Tells the kernel this process is done with a range of a read-only map: the pages leave
-/// our resident set (they stay in the page cache), which keeps the peak RSS of a multi-GB
-/// conversion at the batch size rather than the checkpoint size.
-func dropPages(_ file: MappedFile, _ offset: Int, _ length: Int) {
-    file.advise(offset, length, MADV_DONTNEED)
-}
-
-extension MappedFile {
-    /// `madvise` over the pages of `offset ..< offset + length` (a hint: errors, e.g. an old
-    /// kernel without `MADV_POPULATE_READ`, are ignored).
-    func advise(_ offset: Int, _ length: Int, _ advice: Int32) {
-        guard let base = bytes.baseAddress, length > 0 else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        // Populating may round outward (it only adds mappings); dropping rounds inward, so a
-        // page shared with bytes still in use is kept.
-        let outward = advice != MADV_DONTNEED
-        let start = outward ? offset / page * page : (offset + page - 1) / page * page
-        let end = outward ? min((offset + length + page - 1) / page * page, (size + page - 1) / page * page)
-                          : min(offset + length, size) / page * page
-        guard end > start else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, advice)
     }
 }

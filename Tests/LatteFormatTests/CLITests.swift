@@ -55,6 +55,7 @@ import LatteCore
         #expect(run("export \(out) -o \(dir.file("back.safetensors"))", dir: dir).status == 0)
         #expect(run("verify \(out) --source \(dir.file("back.safetensors"))", dir: dir).status == 0)
         #expect(run("export \(out)", dir: dir).status == 64)
+        #expect(run("export \(out) -o \(dir.file("t.safetensors")) --threads 0", dir: dir).status == 64)
 
         // One flipped byte in the first tensor's first chunk: verify names the tensor.
         let file = try LatteFile(path: out)
