@@ -22,6 +22,9 @@ public final class AtomicOutput {
 
     /// Creates the temporary file in the output's folder (`O_EXCL`, mode 0644).
     public init(path: String) throws {
+        // Past a file-size limit (`ulimit -f`) the kernel would kill us with SIGXFSZ and
+        // leave the temporary file; ignored, the write fails with EFBIG and we clean up.
+        signal(SIGXFSZ, SIG_IGN)
         finalPath = path
         var attempt = 0
         while true {
@@ -103,14 +106,42 @@ public final class AtomicOutput {
     }
 }
 
+/// Checks made on an output path before any work: every writer calls `check`.
+public enum OutputTarget {
+    /// Refuses an output whose folder is missing or not writable, that is a folder, or
+    /// that is the same file as one of `inputs` (a command never modifies its source).
+    public static func check(_ path: String, notOverwriting inputs: [String]) throws {
+        let folder = path.lastIndex(of: "/").map { String(path[...$0]) } ?? "./"
+        var st = stat()
+        guard stat(folder, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw OutputError.folderMissing(path: path, folder: folder) }
+        guard access(folder, W_OK) == 0 else { throw OutputError.folderNotWritable(path: path, folder: folder) }
+        guard stat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw OutputError.isAFolder(path: path) }
+        for input in inputs {
+            var other = stat()
+            if stat(input, &other) == 0, other.st_dev == st.st_dev, other.st_ino == st.st_ino {
+                throw OutputError.wouldOverwriteInput(path: path, input: input)
+            }
+        }
+    }
+}
+
 /// Errors creating, writing and renaming an output file.
 public enum OutputError: Error, Equatable, CustomStringConvertible {
+    case folderMissing(path: String, folder: String)
+    case folderNotWritable(path: String, folder: String)
+    case isAFolder(path: String)
+    case wouldOverwriteInput(path: String, input: String)
     case cannotCreate(path: String, errno: Int32)
     case writeFailed(path: String, errno: Int32)
     case cannotRename(from: String, to: String, errno: Int32)
 
     public var description: String {
         switch self {
+        case let .folderMissing(p, f): "\(p): the output folder \(f) does not exist"
+        case let .folderNotWritable(p, f): "\(p): the output folder \(f) is not writable"
+        case let .isAFolder(p): "\(p): the output path is a folder"
+        case let .wouldOverwriteInput(p, i): "\(p): the output is the input \(i): refusing to overwrite it"
         case let .cannotCreate(p, e): "\(p): cannot create: \(String(cString: strerror(e)))"
         case let .writeFailed(p, e): "\(p): write failed: \(String(cString: strerror(e)))"
         case let .cannotRename(f, t, e): "cannot rename \(f) to \(t): \(String(cString: strerror(e)))"

@@ -65,6 +65,8 @@ public enum LatteWriter {
             throw LatteWriteError.badOption("chunk size must be a multiple of 8 up to \(LatteLayout.maxChunkSize)")
         }
         let layout = try Layout(checkpoint: checkpoint, plan: plan, embedded: options.embeddedFiles)
+        try OutputTarget.check(path, notOverwriting: checkpoint.files.map(\.path) + options.embeddedFiles.map(\.path)
+                               + [options.configPath ?? checkpoint.configPath].compactMap { $0 })
         let output = try AtomicOutput(path: path)
         do {
             let summary = try Job(checkpoint: checkpoint, plan: plan, layout: layout, options: options, output: output).run()

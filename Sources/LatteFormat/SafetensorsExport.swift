@@ -7,6 +7,7 @@ public enum SafetensorsExport {
     /// of decoded chunks, whatever the file size.
     public static func export(_ latte: LatteFile, to path: String) throws {
         let header = headerBytes(latte.manifest)
+        try OutputTarget.check(path, notOverwriting: [latte.path])
         let output = try AtomicOutput(path: path)
         do {
             var len: [UInt8] = []

@@ -10,6 +10,8 @@ public struct LoadedModel {
     public let config: ModelConfig
     public let weights: any WeightSource
     public let latteFile: LatteFile?
+    /// Every file the model is read from (weights, config), which no output may overwrite.
+    public let files: [String]
 }
 
 /// Opens what `latte run` and `latte verify` run: a `.latte` file (its config from the
@@ -24,13 +26,14 @@ public enum ModelLoader {
             }
             let config: ModelConfig
             do { config = try ModelConfig(json: json) } catch { throw LocatedError(path: path, error) }
-            return LoadedModel(path: path, config: config, weights: LatteFileWeightSource(file), latteFile: file)
+            return LoadedModel(path: path, config: config, weights: LatteFileWeightSource(file), latteFile: file, files: [path])
         }
         let checkpoint = try CheckpointReader.open(path: path)
         guard let configPath = checkpoint.configPath else { throw LocatedError(path: path, ModelLoaderError.noConfigBeside) }
         let config = try ModelConfig.load(path: configPath)
         return LoadedModel(path: checkpoint.files.first?.path ?? path, config: config,
-                           weights: CheckpointWeightSource(checkpoint), latteFile: nil)
+                           weights: CheckpointWeightSource(checkpoint), latteFile: nil,
+                           files: checkpoint.files.map(\.path) + [configPath])
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LatteCore
+import LatteFormat
 import LatteMapper
 import LatteReaders
 import LatteRuntime
@@ -41,6 +42,8 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let loaded = try ModelLoader.open(path: model)
+            // Refused before any work: a missing folder, or an output over one of the inputs.
+            try OutputTarget.check(output, notOverwriting: loaded.files + [inputs])
             let config = loaded.config
             let runInputs = try RunInputs.load(path: inputs, config: config)
             if cfgScale != 1 && runInputs.uncondIDs == nil {
@@ -65,7 +68,7 @@ struct RunCommand: ParsableCommand {
                 if case .tokenOutOfRange = e { throw LocatedError(path: inputs, e) }
                 throw LocatedError(path: weightsPath, e)
             }
-            try OutputWriter.write(result.outputs, to: output)
+            try OutputWriter.write(result.outputs, to: output, notOverwriting: loaded.files + [inputs])
             for line in result.timings.summary.split(separator: "\n") { printError(String(line)) }
             printError("blas: OpenBLAS \(BLASTuning.coreName) kernels, \(BLASTuning.threads) threads")
         }
