@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LatteFormat
 import LatteCore
 import LatteReaders
 @testable import LatteRuntime
@@ -33,7 +34,7 @@ import LatteReaders
         try OutputWriter.write([OutputTensor(name: "a", shape: [1], values: [1])], to: path)
         try OutputWriter.write([OutputTensor(name: "b", shape: [2], values: [2, 3])], to: path)
         #expect(try Fixtures.tensors(path)["b"]?.values == [2, 3])
-        #expect(throws: FileAccessError.self) {
+        #expect(throws: OutputError.folderMissing(path: dir + "/no/such/folder/out.safetensors", folder: dir + "/no/such/folder/")) {
             try OutputWriter.write([OutputTensor(name: "a", shape: [1], values: [1])], to: dir + "/no/such/folder/out.safetensors")
         }
     }
