@@ -19,6 +19,12 @@ seeds() {
     FuzzJSON) ls "$ROOT"/fixtures/models/*/config.json "$ROOT"/fixtures/readers/*/*.index.json "$ROOT"/schemas/*.json ;;
     FuzzShardIndex) find "$ROOT/fixtures" -name "*.index.json" ;;
     FuzzModelConfig) ls "$ROOT"/fixtures/models/*/config.json ;;
+    FuzzMapping) ls "$ROOT"/fixtures/mappings/*.json ;;
+    FuzzLatteFile)
+      # Small .latte files written by the latte built here, one per codec mix.
+      for m in tiny-bf16 k2 cfg; do "$ROOT/.build/debug/latte" convert "$ROOT/fixtures/models/$m" -o "$TMPDIR_SEEDS/$m.latte" --no-progress 2>/dev/null || true; done
+      "$ROOT/.build/debug/latte" convert "$ROOT/fixtures/readers/all_dtypes.safetensors" -o "$TMPDIR_SEEDS/dtypes.latte" --no-progress 2>/dev/null || true
+      ls "$TMPDIR_SEEDS"/*.latte ;;
     FuzzZip|FuzzTorchFile) ls "$ROOT"/fixtures/readers/*.pt "$ROOT"/fixtures/readers/*.pt2 "$ROOT"/fixtures/malformed/*.pt ;;
     FuzzPickle)
       # The pickles inside the zip fixtures, and the legacy files (a pickle stream from byte 0).
@@ -38,13 +44,13 @@ PY
 }
 dict() {
   case "$1" in
-    FuzzJSON|FuzzShardIndex|FuzzModelConfig|FuzzSafetensors) echo "-dict=dicts/json.dict" ;;
+    FuzzJSON|FuzzShardIndex|FuzzModelConfig|FuzzSafetensors|FuzzMapping|FuzzLatteFile) echo "-dict=dicts/json.dict" ;;
     FuzzPickle|FuzzTorchFile) echo "-dict=dicts/pickle.dict" ;;
   esac
 }
 
 status=0
-TARGETS=(FuzzSafetensors FuzzJSON FuzzShardIndex FuzzModelConfig FuzzZip FuzzPickle FuzzTorchFile)
+TARGETS=(FuzzSafetensors FuzzJSON FuzzShardIndex FuzzModelConfig FuzzMapping FuzzZip FuzzPickle FuzzTorchFile FuzzLatteFile)
 for target in "${TARGETS[@]}"; do
   TMPDIR_SEEDS=$(mktemp -d)
   work="corpus/$target"
