@@ -20,14 +20,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .latte file to write.")
     var output: String
 
-    @Option(help: "A config.json to record (default: the one beside the weights).")
-    var config: String?
-
-    @Option(help: "A mapping file that renames another naming convention onto the spec's names.")
-    var mapping: String?
-
-    @Flag(help: "Keep tensors the model does not have in an `extra` section instead of refusing them.")
-    var allowExtra = false
+    @OptionGroup var plan: PlanOptions
 
     @Option(help: "A folder with inputs.safetensors and expected.safetensors (and run.json) to embed, so a plain `latte verify OUT.latte` re-checks the model anywhere.")
     var reference: String?
@@ -62,15 +55,15 @@ struct ConvertCommand: ParsableCommand {
             var options = LatteWriteOptions()
             options.codec.level = level
             if let threads { options.threads = threads }
-            options.configPath = config
+            options.configPath = plan.config
             options.sync = sync
             if let chunkSize { options.chunkSize = chunkSize }
             let bar = !noProgress && isatty(2) == 1 ? ProgressBar() : nil
             if let bar { options.progress = { done, total in bar.update(done, total) } }
-            let plan = try MappedCheckpoint.sectionPlanForConversion(checkpoint, source: source, configPath: config,
-                                                                      mappingPath: mapping, allowExtra: allowExtra)
+            let sections = try MappedCheckpoint.sectionPlanForConversion(checkpoint, source: source, configPath: plan.config,
+                                                                          mappingPath: plan.mapping, allowExtra: plan.allowExtra)
             if let reference { options.embeddedFiles = try ReferenceSet.files(inFolder: reference) }
-            let summary = try LatteWriter.write(checkpoint, plan: plan, to: output, options: options)
+            let summary = try LatteWriter.write(checkpoint, plan: sections, to: output, options: options)
             bar?.finish()
             let ratio = summary.rawBytes == 0 ? "-" : formatRatio(Double(summary.fileBytes) / Double(summary.rawBytes))
             printError("wrote \(output): \(summary.tensors) tensors, \(formatBytes(summary.rawBytes)) -> \(formatBytes(summary.fileBytes)) (ratio \(ratio))")

@@ -26,3 +26,14 @@ public func runFuzzer(_ test: @escaping (UnsafeRawBufferPointer) -> Void) -> Nev
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Writes `bytes` to a per-process file in /dev/shm (memory-backed) and returns its path:
+/// for readers that map files rather than take buffers.
+public func writeInputFile(_ bytes: UnsafeRawBufferPointer, tag: String) -> String {
+    let path = "/dev/shm/latte-fuzz-\(tag)-\(getpid())"
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    guard fd >= 0 else { fatalError("cannot write \(path)") }
+    if let base = bytes.baseAddress { _ = write(fd, base, bytes.count) }
+    close(fd)
+    return path
+}
