@@ -61,39 +61,54 @@ enum BytePlanes {
     /// The inverse of `split`.
     static func merge(_ src: UnsafeRawBufferPointer, width: Int, into dst: UnsafeMutableRawBufferPointer) {
         let n = src.count / width
-        guard n > 0, let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self), let d = dst.baseAddress else { return }
+        guard n > 0, let s = src.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        merge(planes: (0 ..< width).map { UnsafePointer(s + $0 * n) }, count: n, into: dst)
+    }
+
+    /// The inverse of `split`, with each plane wherever it is (a raw plane straight from the
+    /// file, a decoded one in scratch memory): `count` elements of `planes.count` bytes.
+    static func merge(planes: [UnsafePointer<UInt8>], count n: Int, into dst: UnsafeMutableRawBufferPointer) {
+        let width = planes.count
+        guard n > 0, let d = dst.baseAddress else { return }
         switch width {
         case 2:
+            let p0 = planes[0], p1 = planes[1]
             // A plain loop over aligned UInt16 stores, which LLVM vectorizes: this runs over
             // every byte of a BF16 checkpoint on export.
             if Int(bitPattern: d) % 2 == 0 {
                 let out = d.assumingMemoryBound(to: UInt16.self)
                 for i in 0 ..< n {
-                    let v = UInt16(s[i]) | UInt16(s[n &+ i]) &<< 8
+                    let v = UInt16(p0[i]) | UInt16(p1[i]) &<< 8
                     out[i] = ((v &>> 1) | (v &<< 15)).littleEndian
                 }
             } else {
                 for i in 0 ..< n {
-                    var v = UInt16(s[i]) | UInt16(s[n + i]) << 8
+                    var v = UInt16(p0[i]) | UInt16(p1[i]) << 8
                     v = (v >> 1) | (v << 15)
                     d.storeBytes(of: v.littleEndian, toByteOffset: i * 2, as: UInt16.self)
                 }
             }
-        case 4 where Int(bitPattern: d) % 4 == 0:
-            let out = d.assumingMemoryBound(to: UInt32.self)
-            for i in 0 ..< n {
-                let v = UInt32(s[i]) | UInt32(s[n &+ i]) &<< 8 | UInt32(s[2 &* n &+ i]) &<< 16 | UInt32(s[3 &* n &+ i]) &<< 24
-                out[i] = ((v &>> 1) | (v &<< 31)).littleEndian
-            }
         case 4:
-            for i in 0 ..< n {
-                var v = UInt32(s[i]) | UInt32(s[n + i]) << 8 | UInt32(s[2 * n + i]) << 16 | UInt32(s[3 * n + i]) << 24
-                v = (v >> 1) | (v << 31)
-                d.storeBytes(of: v.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+            let p0 = planes[0], p1 = planes[1], p2 = planes[2], p3 = planes[3]
+            if Int(bitPattern: d) % 4 == 0 {
+                let out = d.assumingMemoryBound(to: UInt32.self)
+                for i in 0 ..< n {
+                    let v = UInt32(p0[i]) | UInt32(p1[i]) &<< 8 | UInt32(p2[i]) &<< 16 | UInt32(p3[i]) &<< 24
+                    out[i] = ((v &>> 1) | (v &<< 31)).littleEndian
+                }
+            } else {
+                for i in 0 ..< n {
+                    var v = UInt32(p0[i]) | UInt32(p1[i]) << 8 | UInt32(p2[i]) << 16 | UInt32(p3[i]) << 24
+                    v = (v >> 1) | (v << 31)
+                    d.storeBytes(of: v.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+                }
             }
         default:
             let b = d.assumingMemoryBound(to: UInt8.self)
-            for i in 0 ..< n { for k in 0 ..< width { b[i * width + k] = s[k * n + i] } }
+            for k in 0 ..< width {
+                let p = planes[k]
+                for i in 0 ..< n { b[i * width + k] = p[i] }
+            }
         }
     }
 }

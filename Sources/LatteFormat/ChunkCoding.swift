@@ -108,12 +108,21 @@ enum ChunkCoder {
             defer { owned?.deallocate() }
             let split = owned ?? UnsafeMutableRawBufferPointer(rebasing: scratch![0 ..< entry.raw])
             var at = 0
+            var sources: [UnsafePointer<UInt8>] = []
             for (k, p) in entry.planes.enumerated() {
                 let src = UnsafeRawBufferPointer(rebasing: stored[at ..< at + p.length])
-                try decodePlane(p, src, into: UnsafeMutableRawBufferPointer(rebasing: split[k * planeSize ..< (k + 1) * planeSize]))
                 at += p.length
+                if p.codec == .raw {
+                    // Raw planes are read in place: no copy into scratch first.
+                    guard src.count == planeSize else { throw ChunkDecodeFailure("raw plane of \(src.count) bytes for \(planeSize)") }
+                    sources.append(src.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    continue
+                }
+                let dst = UnsafeMutableRawBufferPointer(rebasing: split[k * planeSize ..< (k + 1) * planeSize])
+                try decodePlane(p, src, into: dst)
+                sources.append(UnsafePointer(dst.baseAddress!.assumingMemoryBound(to: UInt8.self)))
             }
-            BytePlanes.merge(UnsafeRawBufferPointer(split), width: w, into: out)
+            BytePlanes.merge(planes: sources, count: planeSize, into: out)
         }
     }
 
