@@ -435,6 +435,13 @@ public struct JSONNode {
             && memcmp(json_object_get_string(object), s.utf8Start, s.utf8CodeUnitCount) == 0
     }
 
+    /// True when both nodes are strings with the same bytes (compared in place).
+    public func sameString(as other: JSONNode) -> Bool {
+        guard json_object_get_type(object) == json_type_string, json_object_get_type(other.object) == json_type_string else { return false }
+        let n = json_object_get_string_len(object)
+        return n == json_object_get_string_len(other.object) && memcmp(json_object_get_string(object), json_object_get_string(other.object), Int(n)) == 0
+    }
+
     public var string: String? {
         guard json_object_get_type(object) == json_type_string else { return nil }
         let n = Int(json_object_get_string_len(object))

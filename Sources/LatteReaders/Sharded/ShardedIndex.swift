@@ -10,8 +10,8 @@ public struct ShardedIndex: Sendable {
     public var path: String
     /// String-valued members of the index's `metadata` object (`total_size` included).
     public var metadata: [String: String]
-    /// Tensor name to shard file name, in index order.
-    public var weightMap: [(tensor: String, shard: String)]
+    /// Tensor name to shard (an index into `shards`), in index order.
+    public var weightMap: [(tensor: String, shard: Int)]
     /// Distinct shard names in order of first appearance.
     public var shards: [String]
 
@@ -49,22 +49,35 @@ public struct ShardedIndex: Sendable {
             }
             guard let wm = weightMapNode else { throw LocatedError(path: path, ShardedIndexError.missingWeightMap) }
             guard wm.isObject else { throw LocatedError(path: path, ShardedIndexError.weightMapNotObject) }
-            var weightMap: [(String, String)] = []
+            var weightMap: [(String, Int)] = []
             weightMap.reserveCapacity(wm.count)
             var shards: [String] = []
-            var seen = Set<String>()
+            var shardNumber: [String: Int] = [:]
+            var last: (node: JSONNode, number: Int)?
             try wm.forEachMember { cName, v in
+                // Indexes list a shard's tensors together: most entries name the same shard as
+                // the one before, found without building a string.
+                if let l = last, v.sameString(as: l.node) {
+                    weightMap.append((String(cString: cName), l.number))
+                    return
+                }
                 let name = String(cString: cName)
                 guard let shard = v.string else {
                     throw LocatedError(path: path, tensor: name, ShardedIndexError.shardNotString(found: v.typeName))
                 }
-                if seen.insert(shard).inserted {
+                let number: Int
+                if let n = shardNumber[shard] {
+                    number = n
+                } else {
                     guard isSafeRelativePath(shard) else {
                         throw LocatedError(path: path, tensor: name, ShardedIndexError.shardOutsideFolder(shard))
                     }
+                    number = shards.count
+                    shardNumber[shard] = number
                     shards.append(shard)
                 }
-                weightMap.append((name, shard))
+                last = (v, number)
+                weightMap.append((name, number))
             }
             return ShardedIndex(path: path, metadata: metadata, weightMap: weightMap, shards: shards)
         }
@@ -80,10 +93,11 @@ public struct ShardedIndex: Sendable {
         let folder = parentFolder(of: path)
         var files: [MappedFile] = []
         var tensors: [TensorEntry] = []
-        var owner: [String: String] = [:]
+        // Where each tensor was found: its position in `tensors` and its shard's number.
+        var found: [String: (position: Int, shard: Int)] = [:]
         var skipped: [String] = []
         var metadata = index.metadata
-        for shard in index.shards {
+        for (number, shard) in index.shards.enumerated() {
             let shardPath = folder + shard
             guard fileExists(shardPath) else { throw LocatedError(path: path, ShardedIndexError.missingShard(shard)) }
             let file = try MappedFile(path: shardPath)
@@ -91,30 +105,34 @@ public struct ShardedIndex: Sendable {
             files.append(file)
             for (k, v) in shardMeta where metadata[k] == nil { metadata[k] = v }
             skipped += shardSkipped.map { "\(shard):\($0)" }
+            found.reserveCapacity(found.count + shardTensors.count)
             for t in shardTensors {
-                if let first = owner[t.name] {
-                    throw LocatedError(path: path, tensor: t.name, ShardedIndexError.tensorInTwoShards(first: first, second: shard))
+                if let first = found.updateValue((tensors.count, number), forKey: t.name) {
+                    throw LocatedError(path: path, tensor: t.name,
+                                       ShardedIndexError.tensorInTwoShards(first: index.shards[first.shard], second: shard))
                 }
-                owner[t.name] = shard
                 tensors.append(t)
             }
         }
-        var byName: [String: Int] = [:]
-        for (i, t) in tensors.enumerated() { byName[t.name] = i }
         var ordered: [TensorEntry] = []
         ordered.reserveCapacity(tensors.count)
-        let indexed = Dictionary(index.weightMap.map { ($0.tensor, $0.shard) }, uniquingKeysWith: { a, _ in a })
         for (name, shard) in index.weightMap {
-            guard let actual = owner[name] else {
-                throw LocatedError(path: path, tensor: name, ShardedIndexError.tensorMissingFromShard(shard))
+            guard let at = found[name] else {
+                throw LocatedError(path: path, tensor: name, ShardedIndexError.tensorMissingFromShard(index.shards[shard]))
             }
-            guard actual == shard else {
-                throw LocatedError(path: path, tensor: name, ShardedIndexError.tensorInOtherShard(indexed: shard, found: actual))
+            guard at.shard == shard else {
+                throw LocatedError(path: path, tensor: name,
+                                   ShardedIndexError.tensorInOtherShard(indexed: index.shards[shard], found: index.shards[at.shard]))
             }
-            ordered.append(tensors[byName[name]!])
+            ordered.append(tensors[at.position])
         }
-        for t in tensors where indexed[t.name] == nil {
-            throw LocatedError(path: path, tensor: t.name, ShardedIndexError.tensorNotIndexed(shard: owner[t.name]!))
+        // The weight map's names are distinct (JSON keys) and all found: any tensor left over
+        // is in a shard but not in the index.
+        if ordered.count < tensors.count {
+            var listed = [Bool](repeating: false, count: tensors.count)
+            for (name, _) in index.weightMap { listed[found[name]!.position] = true }
+            let t = tensors[listed.firstIndex(of: false)!]
+            throw LocatedError(path: path, tensor: t.name, ShardedIndexError.tensorNotIndexed(shard: index.shards[found[t.name]!.shard]))
         }
         return Checkpoint(format: format, files: files, metadata: metadata, tensors: ordered,
                           skippedLeaves: skipped, configPath: configPath)
