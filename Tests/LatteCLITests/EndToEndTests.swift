@@ -34,7 +34,13 @@ import LatteReaders
             #expect(o["passed"] == .bool(true), "\(model): \(o.serialized())")
             #expect((o["relative_error"]?.doubleValue ?? 1) <= 2e-4)
         }
-        // The file is laid out by the mapper's plan: one section per expert group.
+        // The file is laid out by the mapper's plan: one section per expert group, and every
+        // tensor says its role (and group, for replica tensors), as the inspect schema describes.
+        let full = try CLI.run(["inspect", "--json", out]).stdout
+        #expect(try CLI.validate(json: full, schema: "inspect.schema.json") == nil)
+        let tensors = try JSON.parse(full)["tensors"]?.arrayValue ?? []
+        #expect(tensors.allSatisfy { $0["role"] != nil && $0["stored_bytes"] != nil })
+        #expect(tensors.filter { $0["name"]?.stringValue?.hasPrefix("gen.layers.") == true }.allSatisfy { $0["group"] != nil })
         let inspect = try JSON.parse(try CLI.run(["inspect", "--json", "--no-tensors", out]).stdout)
         let config = try JSON.parse(String(contentsOfFile: CLI.fixture("models/\(model)/config.json"), encoding: .utf8))
         #expect(inspect["groups"]?.arrayValue?.count == config["num_timestep_groups"]?.intValue ?? 1)
