@@ -112,6 +112,15 @@ public struct ReferenceResult: Sendable {
     public var comparison: OutputComparison
     public var tolerance: Double
     public var passed: Bool { comparison.passes(tolerance: tolerance) }
+
+    /// As `verify --json` reports it.
+    public var json: JSONValue {
+        .object([
+            ("name", .string(name)), ("max_abs_error", .double(comparison.maxAbsError)),
+            ("relative_error", .double(comparison.relativeError)), ("tolerance", .double(tolerance)),
+            ("passed", .bool(passed)),
+        ])
+    }
 }
 
 /// Runs a model on a reference set and compares every output it holds.

@@ -58,11 +58,7 @@ struct VerifyCommand: ParsableCommand {
                 if case var .object(members) = doc {
                     members.append(("reference", origin.map { o in .object([
                         ("origin", .string(o)),
-                        ("outputs", .array(results.map { r in .object([
-                            ("name", .string(r.name)), ("max_abs_error", .double(r.comparison.maxAbsError)),
-                            ("relative_error", .double(r.comparison.relativeError)), ("tolerance", .double(r.tolerance)),
-                            ("passed", .bool(r.passed)),
-                        ]) })),
+                        ("outputs", .array(results.map(\.json))),
                     ]) } ?? .null))
                     doc = .object(members)
                 }
