@@ -35,8 +35,8 @@ import Testing
     @Test func printsTimestepsAsFloats() throws {
         let config = try makeConfig(L: 8, K: 4)
         let text = try ExpertGroupPlan(config: config, tensors: completeTensors(config)).planJSON.serialized()
-        #expect(text.contains(#""timesteps":[0.0, 0.25]"#))
-        #expect(text.contains(#""timesteps":[0.75, 1.0]"#))
+        #expect(text.contains(#""timesteps":[0.0,0.25]"#))
+        #expect(text.contains(#""timesteps":[0.75,1.0]"#))
         #expect(text.contains(#""reuses_layer":null"#))
         // And it parses back to the same document.
         #expect(try JSON.parse(text) == ExpertGroupPlan(config: config, tensors: completeTensors(config)).planJSON)
