@@ -15,6 +15,14 @@ import Darwin
 /// ones on the same machine. The choice can only be changed by `OPENBLAS_CORETYPE` in the
 /// environment before the library loads, so the command line re-executes itself with it.
 public enum BLASTuning {
+    /// Stops OpenBLAS's worker threads (`blas_thread_shutdown_`). The pthread build starts
+    /// them when the library loads and they spin on `sched_yield` for a while before
+    /// sleeping: on a 2-core machine that takes a core from a command that does no matrix
+    /// work at all (`inspect`, `export`). A later BLAS call starts them again.
+    public static func stopIdleThreads() {
+        _ = blas_thread_shutdown_()
+    }
+
     /// The kernel family OpenBLAS is using.
     public static var coreName: String {
         guard let p = openblas_get_corename() else { return "unknown" }

@@ -17,7 +17,12 @@ struct LatteCommand: ParsableCommand {
 
     static func main() {
         // `run` and `verify` do their matrix products in OpenBLAS: make sure its kernels fit the CPU.
-        if ["run", "verify"].contains(CommandLine.arguments.dropFirst().first) { BLASTuning.reexecWithFittingKernelsIfNeeded() }
+        if ["run", "verify"].contains(CommandLine.arguments.dropFirst().first) {
+            BLASTuning.reexecWithFittingKernelsIfNeeded()
+        } else {
+            // The other commands do no matrix work: OpenBLAS's spinning threads would only take a core.
+            BLASTuning.stopIdleThreads()
+        }
         main(nil)
     }
 }
