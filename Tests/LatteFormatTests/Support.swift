@@ -18,16 +18,7 @@ struct TempDir {
     func file(_ name: String) -> String { path + "/" + name }
 
     /// Names in the folder (to check no temporary file was left behind).
-    var entries: [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let ent = readdir(dir) {
-            let name = withUnsafePointer(to: ent.pointee.d_name) { $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) } }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
+    var entries: [String] { TempDir.list(path) }
 
     func cleanup() {
         for e in entries { unlink(file(e)) }
