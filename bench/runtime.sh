@@ -10,12 +10,23 @@
 #      all groups (--steps 4: t = 0, .25, .5, .75).
 # A latte step's time excludes the first read of its group's weights (reported apart); the
 # PyTorch harness loads every weight before its first step.
-# Needs python with torch and safetensors (PYTHON=..., default the fixtures venv); writes to
+# Needs python with torch and safetensors: PYTHON=..., else the fixtures venv (.venv-fixtures),
+# else a venv this script makes in bench/work/venv-torch (pip install, ~2 minutes); writes to
 # bench/work/ (ignored, ~6.3 GB of weights). Environment: THREADS (2), STEPS (8),
 # STEPS_K1 (2), ROUNDS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-/work/main/.venv-fixtures/bin/python}
+if [ -n "${PYTHON:-}" ]; then
+  PY=$PYTHON
+elif [ -x .venv-fixtures/bin/python ]; then
+  PY=.venv-fixtures/bin/python
+else
+  PY=bench/work/venv-torch/bin/python
+  if [ ! -x "$PY" ]; then
+    python3 -m venv bench/work/venv-torch
+    bench/work/venv-torch/bin/pip install -q torch safetensors numpy
+  fi
+fi
 THREADS=${THREADS:-2}
 STEPS=${STEPS:-8}
 STEPS_K1=${STEPS_K1:-2}
