@@ -1,45 +1,23 @@
-import Foundation
 import Testing
 import LatteCore
 import LatteReaders
 
 /// The committed fixtures (fixtures/make_fixtures.py, written by torch) against what torch
 /// itself read from them, and the malformed corpus against the reader's specific errors.
-enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("fixtures")
-
-    static func json(_ relative: String) throws -> JSONValue {
-        try JSON.parse(String(decoding: try Data(contentsOf: root.appendingPathComponent(relative)), as: UTF8.self))
-    }
-
-    /// expected.json keys whose format matches `formats`.
-    static func expected(formats: Set<String>) -> [String] {
-        guard let doc = try? json("readers/expected.json"), let members = doc.objectValue else { return [] }
-        return members.filter { formats.contains($0.1["format"]?.stringValue ?? "") }.map(\.0)
-    }
-
-    static func malformed(readers: Set<String>) -> [String] {
-        guard let doc = try? json("malformed/cases.json"), let members = doc.objectValue else { return [] }
-        return members.filter { readers.contains($0.1["reader"]?.stringValue ?? "") }.map(\.0)
-    }
-}
-
 @Suite struct SafetensorsFixtureTests {
-    @Test(arguments: Fixtures.expected(formats: ["safetensors", "safetensors-sharded"]))
-    func agreesWithTorch(_ key: String) throws {
-        let expected = try Fixtures.json("readers/expected.json")[key]!
-        let c = try CheckpointReader.open(path: Fixtures.root.appendingPathComponent("readers/" + key).path)
-        #expect(c.format.rawValue == expected["format"]?.stringValue)
-        let tensors = expected["tensors"]!.arrayValue!
-        #expect(c.tensors.count == tensors.count)
-        for (t, e) in zip(c.tensors, tensors) {
-            #expect(t.name == e["name"]?.stringValue)
-            #expect(t.dtype.name == e["dtype"]?.stringValue, "\(t.name)")
-            #expect(t.shape == e["shape"]?.arrayValue?.compactMap(\.intValue), "\(t.name)")
-            #expect(try c.bytes(of: t).isZeroCopy, "safetensors tensors come straight from the map")
-        }
+    @Test(arguments: ExpectedFixture.all(formatPrefix: "safetensors"))
+    func agreesWithTorch(_ fixture: ExpectedFixture) throws {
+        try fixture.check()
+        // Safetensors tensors are dense and little-endian: their bytes come straight from the map.
+        let c = try CheckpointReader.open(path: TorchFixtures.readers + fixture.path)
+        for t in c.tensors { #expect(try c.bytes(of: t).isZeroCopy, "\(fixture.path): \(t.name)") }
     }
+
+    /// The safetensors and sharded cases of cases.json.
+    static let malformedCases: [String] = {
+        guard let root = try? TorchFixtures.json(TorchFixtures.malformed + "cases.json"), let members = root.objectValue else { return [] }
+        return members.compactMap { name, v in v["reader"]?.stringValue?.hasPrefix("safetensors") == true ? name : nil }
+    }()
 
     /// The specific message each broken file must produce, by its rule.
     static let messages: [String: String] = [
@@ -71,9 +49,13 @@ enum Fixtures {
         "lfs_pointer/model.safetensors": "a Git LFS pointer, not the weights",
     ]
 
-    @Test(arguments: Fixtures.malformed(readers: ["safetensors", "safetensors-sharded"]) + ["lfs_pointer/model.safetensors"])
+    @Test func malformedCorpusIsPresent() {
+        #expect(Self.malformedCases.count >= 25, "fixtures/malformed missing? \(Self.malformedCases.count) cases")
+    }
+
+    @Test(arguments: malformedCases + ["lfs_pointer/model.safetensors"])
     func refusesMalformedWithItsOwnMessage(_ name: String) {
-        let path = Fixtures.root.appendingPathComponent("malformed/" + name).path
+        let path = TorchFixtures.malformed + name
         do {
             _ = try CheckpointReader.open(path: path)
             Issue.record("\(name) was accepted")
