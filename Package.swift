@@ -30,7 +30,9 @@ let package = Package(
         // The timestep-expert mapper: config, layers to groups, residual-attention gates.
         .target(name: "LatteMapper", dependencies: ["LatteCore", "LatteReaders"]),
         // The `.latte` container: writer, reader, codecs, checksums, safetensors export.
-        .target(name: "LatteFormat", dependencies: ["LatteCore", "LatteReaders", "CZstd"]),
+        .target(name: "LatteFormat", dependencies: ["LatteCore", "LatteReaders", "CZstd", "CLatteRANS"]),
+        // The rANS plane codec's hot loops in C: AVX2 decoding, 8 lanes per instruction.
+        .target(name: "CLatteRANS"),
         // Elementwise float kernels (exp-based activations, softmax) in C, vectorized by clang.
         .target(name: "CLatteKernels"),
         // The LaTtE-Flow runtime: context prefill, group-lazy timestep experts, Euler sampling.

@@ -67,6 +67,17 @@ public final class AtomicOutput {
         if r != 0 { try write([UInt8](repeating: 0, count: alignment - r)) }
     }
 
+    /// Reserves the next `count` bytes and lets `fill` write them in any order, from any
+    /// number of threads at once (disjoint ranges, `pwrite`), then moves the append position
+    /// past them. `fill` must cover every byte of the region.
+    public func fillRegion(count: Int, _ fill: (PositionalWriter) throws -> Void) throws {
+        try flush()
+        let start = offset
+        try fill(PositionalWriter(fd: fd, path: tempPath, base: start, count: count))
+        guard lseek(fd, off_t(start + count), SEEK_SET) >= 0 else { throw OutputError.writeFailed(path: tempPath, errno: errno) }
+        offset = start + count
+    }
+
     private func flush() throws {
         if buffer.isEmpty { return }
         try buffer.withUnsafeBytes { try writeAll($0) }
@@ -145,6 +156,30 @@ public enum OutputError: Error, Equatable, CustomStringConvertible {
         case let .cannotCreate(p, e): "\(p): cannot create: \(String(cString: strerror(e)))"
         case let .writeFailed(p, e): "\(p): write failed: \(String(cString: strerror(e)))"
         case let .cannotRename(f, t, e): "cannot rename \(f) to \(t): \(String(cString: strerror(e)))"
+        }
+    }
+}
+
+/// Writes into a region of an `AtomicOutput` by offset (`pwrite`); safe to use from several
+/// threads at once for disjoint ranges.
+public struct PositionalWriter: Sendable {
+    let fd: Int32
+    let path: String
+    let base: Int
+    /// The region's size in bytes.
+    public let count: Int
+
+    /// Writes `bytes` at `offset` within the region.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(OutputError) {
+        precondition(offset >= 0 && offset + bytes.count <= count, "write outside the region")
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(base + offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw OutputError.writeFailed(path: path, errno: errno)
+            }
+            done += n
         }
     }
 }

@@ -61,11 +61,11 @@ enum ChunkCoder {
             for k in 0 ..< width {
                 let plane = UnsafeRawBufferPointer(rebasing: all[k * planeSize ..< (k + 1) * planeSize])
                 let counts = ByteStats.histogram(plane)
-                let estimate = ByteStats.entropyBytes(counts) + Double(RANS.tableBytes + 28 + 2 * counts.filter { $0 > 0 }.count)
+                let estimate = ByteStats.entropyBytes(counts) + Double(RANS.headerBytes(symbols: counts.filter { $0 > 0 }.count))
                 var best: (PlaneCodec, [UInt8])? = nil
                 if estimate < Double(planeSize) * options.rawThreshold {
                     let r = RANS.encode(plane, counts: counts)
-                    if r.count < planeSize { best = (.rans, r) }
+                    if r.count < planeSize { best = (.rans32, r) }
                     if estimate < Double(planeSize) * options.zstdTryBelow,
                        let z = Zstd.compress(plane, Zstd.Parameters(level: options.level)), z.count < (best?.1.count ?? planeSize) {
                         best = (.zstd, z)
@@ -133,7 +133,7 @@ enum ChunkCoder {
             dst.copyMemory(from: src)
         case .zstd:
             do { try Zstd.decompress(src, into: dst) } catch { throw ChunkDecodeFailure("zstd plane: \(error)") }
-        case .rans:
+        case .rans32:
             do { try RANS.decode(src, into: dst) } catch { throw ChunkDecodeFailure("rANS plane: \(error)") }
         }
     }

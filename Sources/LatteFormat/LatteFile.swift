@@ -151,19 +151,28 @@ public final class LatteFile: @unchecked Sendable {
     /// its last chunk, before `body` sees it; a mismatch throws. The next batch decodes while
     /// `body` consumes the current one. Memory: two batches (a few chunks per thread),
     /// whatever the tensor sizes.
-    public func stream(_ tensors: [LatteTensor], body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
-        // chunk -1: an empty tensor, nothing to decode.
-        struct Job { var tensor: Int; var chunk: Int; var isLast: Bool }
+    ///
+    /// With `sink`, each decoding thread also hands every chunk it decoded to `sink`, with the
+    /// chunk's offset in the concatenation of `tensors`' bytes, before any checksum is known:
+    /// a caller writing a file discards it when this throws.
+    public func stream(_ tensors: [LatteTensor], sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)? = nil,
+                       body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
+        // chunk -1: an empty tensor, nothing to decode. `at`: the chunk's offset in the
+        // concatenation of the tensors' bytes.
+        struct Job { var tensor: Int; var chunk: Int; var isLast: Bool; var at: Int }
         let batchLimit = max(1, threads) * 4
         var batches: [[Job]] = [[]]
+        var at = 0
         for (ti, t) in tensors.enumerated() {
-            if t.chunks.isEmpty { batches[batches.count - 1].append(Job(tensor: ti, chunk: -1, isLast: true)) }
-            for k in t.chunks.indices {
+            if t.chunks.isEmpty { batches[batches.count - 1].append(Job(tensor: ti, chunk: -1, isLast: true, at: at)) }
+            for (k, c) in t.chunks.enumerated() {
                 if batches[batches.count - 1].count >= batchLimit { batches.append([]) }
-                batches[batches.count - 1].append(Job(tensor: ti, chunk: k, isLast: k == t.chunks.count - 1))
+                batches[batches.count - 1].append(Job(tensor: ti, chunk: k, isLast: k == t.chunks.count - 1, at: at))
+                at += c.raw
             }
         }
         let file = self.file
+        let path = self.path
         let threads = self.threads
         let sections = Set(tensors.map(\.section))
         for s in sections { mark(s) }
@@ -206,9 +215,15 @@ public final class LatteFile: @unchecked Sendable {
                         do {
                             try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]),
                                                   into: buffer, scratch: scratch.buffer(t))
+                        } catch {
+                            results.set(i, .failure(LocatedError(path: path, LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: work[i].chunk, reason: String(describing: error)))))
+                            continue
+                        }
+                        do {
+                            try sink?(work[i].at, UnsafeRawBufferPointer(buffer))
                             results.set(i, .success(buffer))
                         } catch {
-                            results.set(i, .failure(LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: work[i].chunk, reason: String(describing: error))))
+                            results.set(i, .failure(error))
                         }
                     }
                 }
@@ -240,7 +255,7 @@ public final class LatteFile: @unchecked Sendable {
                     continue
                 }
                 switch results.values[i]! {
-                case let .failure(e): throw LocatedError(path: path, e)
+                case let .failure(e): throw e
                 case let .success(buf):
                     hash.update(UnsafeRawBufferPointer(buf))
                     if j.isLast { try verify(t, hash) }
@@ -261,9 +276,9 @@ public final class LatteFile: @unchecked Sendable {
 
 /// Per-chunk decode results written by workers, read after the barrier.
 private final class DecodeSlots: @unchecked Sendable {
-    var values: [Result<UnsafeMutableRawBufferPointer, LatteFileError>?]
+    var values: [Result<UnsafeMutableRawBufferPointer, any Error>?]
     init(_ n: Int) { values = .init(repeating: nil, count: n) }
-    func set(_ i: Int, _ v: Result<UnsafeMutableRawBufferPointer, LatteFileError>) { values[i] = v }
+    func set(_ i: Int, _ v: Result<UnsafeMutableRawBufferPointer, any Error>) { values[i] = v }
 }
 
 /// Reusable 64-byte aligned buffers, freed with the pool.

@@ -229,7 +229,7 @@ private final class Job {
         if !embedded.isEmpty { provenance.append(("embedded_files", .array(embedded))) }
         if let plan { provenance.append(("plan", plan.planJSON)) }
 
-        let known: [String] = ["xxh64", "zstd", "planes", "rans"]
+        let known: [String] = ["xxh64", "zstd", "planes", "rans32"]
         let manifest = LatteManifest(
             requiredFeatures: known.filter { usedFeatures.contains($0) }, optionalFeatures: ["provenance"] + (blobs.isEmpty ? [] : ["blobs"]),
             chunkSize: options.chunkSize,

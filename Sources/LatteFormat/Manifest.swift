@@ -12,7 +12,7 @@ public enum ChunkCodec: String, Sendable, CaseIterable {
 
 /// How one byte plane of a `planes` chunk is stored.
 public enum PlaneCodec: String, Sendable, CaseIterable {
-    case raw, zstd, rans
+    case raw, zstd, rans32
 }
 
 /// One byte plane's stored form inside a `planes` chunk.

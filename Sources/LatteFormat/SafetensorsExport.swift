@@ -14,7 +14,13 @@ public enum SafetensorsExport {
             for k in 0 ..< 8 { len.append(UInt8(truncatingIfNeeded: UInt64(header.count) >> (8 * UInt64(k)))) }
             try output.write(len)
             try output.write(header)
-            try latte.stream(latte.manifest.tensors) { _, chunk in try output.write(chunk) }
+            // The decoding threads write their chunks straight to the file (at offsets known
+            // from the manifest), so the copy into the page cache runs on every core; this
+            // thread checks the checksums in order. A mismatch discards the whole output.
+            let total = latte.manifest.tensors.reduce(0) { $0 + $1.nbytes }
+            try output.fillRegion(count: total) { region in
+                try latte.stream(latte.manifest.tensors, sink: { at, bytes in try region.write(bytes, at: at) }) { _, _ in }
+            }
             try output.commit(sync: false)
         } catch {
             output.discard()

@@ -35,16 +35,13 @@ import Glibc
 
     func entries(_ dir: URL) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted() }
 
-    @Test func killedMidWriteLeavesNoOutputAndARerunSucceeds() throws {
-        let dir = try CLI.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let source = try randomCheckpoint(in: dir, megabytes: 48)
-        let out = dir.appendingPathComponent("out.latte").path
+    /// Runs `arguments` and SIGKILLs it after each delay; returns how often it was still running.
+    func killRepeatedly(_ arguments: [String], after delays: [Double], output: String) throws -> Int {
         var killedWhileRunning = 0
-        for delay in [0.05, 0.15, 0.3, 0.6] {
+        for delay in delays {
             let p = Process()
             p.executableURL = CLI.executable
-            p.arguments = ["convert", source, "-o", out, "--no-progress", "--threads", "2"]
+            p.arguments = arguments
             p.standardError = FileHandle.nullDevice
             try p.run()
             usleep(useconds_t(delay * 1_000_000))
@@ -52,13 +49,46 @@ import Glibc
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             if p.terminationReason == .uncaughtSignal {
-                #expect(!FileManager.default.fileExists(atPath: out), "killed after \(delay) s: a file at the output path")
+                #expect(!FileManager.default.fileExists(atPath: output), "\(arguments[0]) killed after \(delay) s: a file at the output path")
             }
         }
-        #expect(killedWhileRunning > 0, "convert always finished before the kill: the test proved nothing")
+        return killedWhileRunning
+    }
+
+    @Test func killedMidWriteLeavesNoOutputAndARerunSucceeds() throws {
+        let dir = try CLI.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = try randomCheckpoint(in: dir, megabytes: 48)
+        let out = dir.appendingPathComponent("out.latte").path
+        let killed = try killRepeatedly(["convert", source, "-o", out, "--no-progress", "--threads", "2"],
+                                        after: [0.05, 0.15, 0.3, 0.6], output: out)
+        #expect(killed > 0, "convert always finished before the kill: the test proved nothing")
         let rerun = try CLI.run(["convert", source, "-o", out, "--no-progress"])
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(try CLI.run(["verify", out, "--source", source]).status == 0)
+
+        // export: its decoding threads write the output by offset; a kill leaves no file either.
+        let back = dir.appendingPathComponent("back.safetensors").path
+        let killedExport = try killRepeatedly(["export", out, "-o", back, "--threads", "2"], after: [0, 0.01, 0.03, 0.08], output: back)
+        #expect(killedExport > 0, "export always finished before the kill: the test proved nothing")
+        #expect(try CLI.run(["export", out, "-o", back]).status == 0)
+        // Same tensor bytes (the data section ends both files; the headers are spelled apart).
+        let a = try Data(contentsOf: URL(fileURLWithPath: back)), b = try Data(contentsOf: URL(fileURLWithPath: source))
+        #expect(a.suffix(48 << 20) == b.suffix(48 << 20))
+    }
+
+    /// Runs latte under a file-size limit of 1 MB (ulimit -f counts 1024-byte blocks), which
+    /// stands in for a full disk; returns the exit status and standard error.
+    func runUnderFileSizeLimit(_ arguments: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ulimit -f 1024 && exec \"$0\" \"$@\"", CLI.executable.path] + arguments
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, message)
     }
 
     @Test func aFullDiskGivesAClearErrorAndNoPartialOutput() throws {
@@ -66,18 +96,19 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: dir) }
         let source = try randomCheckpoint(in: dir, megabytes: 8)
         let out = dir.appendingPathComponent("out.latte").path
-        // A file-size limit of 1 MB (ulimit -f counts 1024-byte blocks) stands in for a full disk.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "ulimit -f 1024 && exec \"$0\" \"$@\"", CLI.executable.path, "convert", source, "-o", out, "--no-progress"]
-        let err = Pipe()
-        p.standardError = err
-        try p.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 1)
+        let (status, message) = try runUnderFileSizeLimit(["convert", source, "-o", out, "--no-progress"])
+        #expect(status == 1)
         #expect(message.hasPrefix("error: ") && message.contains("File too large"), "\(message)")
         #expect(entries(dir) == ["big.safetensors"], "no output and no temporary file")
+
+        // export, whose threads write by offset: the first refused write fails the whole export.
+        let latte = dir.appendingPathComponent("in.latte").path
+        #expect(try CLI.run(["convert", source, "-o", latte, "--no-progress"]).status == 0)
+        let back = dir.appendingPathComponent("back.safetensors").path
+        let (exportStatus, exportMessage) = try runUnderFileSizeLimit(["export", latte, "-o", back, "--threads", "2"])
+        #expect(exportStatus == 1)
+        #expect(exportMessage.hasPrefix("error: ") && exportMessage.contains("File too large"), "\(exportMessage)")
+        #expect(entries(dir) == ["big.safetensors", "in.latte"], "no output and no temporary file")
     }
 
     @Test func badOutputPathsAreRefusedBeforeAnyWork() throws {

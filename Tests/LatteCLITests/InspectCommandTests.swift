@@ -15,7 +15,7 @@ import LatteCore
         var bytes = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header
         bytes += [UInt8](repeating: 7, count: offset)
         let path = dir.appendingPathComponent(name).path
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         return path
     }
 
@@ -66,9 +66,9 @@ import LatteCore
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let bad = dir.appendingPathComponent("bad.safetensors").path
-        FileManager.default.createFile(atPath: bad, contents: Data([1, 2, 3]))
+        #expect(FileManager.default.createFile(atPath: bad, contents: Data([1, 2, 3])))
         let lfs = dir.appendingPathComponent("model.safetensors").path
-        FileManager.default.createFile(atPath: lfs, contents: Data("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n".utf8))
+        #expect(FileManager.default.createFile(atPath: lfs, contents: Data("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n".utf8)))
         for (path, fragment) in [(bad, "shorter than the 8-byte header"), (lfs, "a Git LFS pointer, not the weights"), (dir.path + "/nope", "no such file")] {
             let r = try CLI.run(["inspect", path])
             #expect(r.status == 1)

@@ -44,7 +44,7 @@ import LatteCore
     }
 
     @Test func ransRoundTripAndNearEntropy() async {
-        await propertyCheck(input: Gen.int(in: 1 ... 20000), Gen.int(in: 1 ... 256), Gen.uint64()) { n, alphabet, seed in
+        await propertyCheck(input: Gen.int(in: 0 ... 20000), Gen.int(in: 1 ... 256), Gen.uint64()) { n, alphabet, seed in
             var rng = SplitMix(state: seed)
             // Skewed: symbol k with weight ~ 1/(k+1)^2.
             let bytes = (0 ..< n).map { _ -> UInt8 in
@@ -53,12 +53,29 @@ import LatteCore
             }
             let counts = bytes.withUnsafeBytes { ByteStats.histogram($0) }
             let stream = bytes.withUnsafeBytes { RANS.encode($0, counts: counts) }
-            var out = [UInt8](repeating: 0, count: n)
-            try stream.withUnsafeBytes { s in try out.withUnsafeMutableBytes { try RANS.decode(s, into: $0) } }
-            #expect(out == bytes)
+            // Both decoders (AVX2 where the CPU has it, and the portable loop) give the input.
+            for simd in [true, false] {
+                var out = [UInt8](repeating: 0, count: n)
+                try stream.withUnsafeBytes { s in try out.withUnsafeMutableBytes { try RANS.decode(s, into: $0, simd: simd) } }
+                #expect(out == bytes)
+            }
             let bound = ByteStats.entropyBytes(counts)
-            let table = Double(RANS.tableBytes + 28 + 2 * counts.filter { $0 > 0 }.count)
-            #expect(Double(stream.count) <= bound * 1.02 + table + 8)
+            let header = Double(RANS.headerBytes(symbols: counts.filter { $0 > 0 }.count))
+            #expect(Double(stream.count) <= bound * 1.02 + header + 8)
+        }
+    }
+
+    /// Lengths around the 32-symbol rounds and the 64-byte margin of the vector loop.
+    @Test func ransEdgeLengths() throws {
+        for n in [1, 2, 31, 32, 33, 63, 64, 65, 95, 96, 97, 1000, 4096 + 17] {
+            let bytes = makeBytes(.u8, count: n, pattern: .random, seed: UInt64(n))
+            let counts = bytes.withUnsafeBytes { ByteStats.histogram($0) }
+            let stream = bytes.withUnsafeBytes { RANS.encode($0, counts: counts) }
+            for simd in [true, false] {
+                var out = [UInt8](repeating: 0, count: n)
+                try stream.withUnsafeBytes { s in try out.withUnsafeMutableBytes { try RANS.decode(s, into: $0, simd: simd) } }
+                #expect(out == bytes, "n = \(n), simd = \(simd)")
+            }
         }
     }
 
@@ -66,16 +83,26 @@ import LatteCore
         let bytes = makeBytes(.bf16, count: 4096, pattern: .weights, seed: 3)
         let counts = bytes.withUnsafeBytes { ByteStats.histogram($0) }
         let stream = bytes.withUnsafeBytes { RANS.encode($0, counts: counts) }
-        var out = [UInt8](repeating: 0, count: bytes.count)
-        // Truncated: the decoder runs out of bytes or ends in the wrong state, never reads past.
-        let cut = Array(stream.prefix(stream.count - 5))
-        #expect(throws: RANS.DecodeError.self) {
-            try cut.withUnsafeBytes { s in try out.withUnsafeMutableBytes { try RANS.decode(s, into: $0) } }
+        let symbols = counts.filter { $0 > 0 }.count
+        func decodes(_ s: [UInt8], simd: Bool) throws {
+            var out = [UInt8](repeating: 0, count: bytes.count)
+            try s.withUnsafeBytes { s in try out.withUnsafeMutableBytes { try RANS.decode(s, into: $0, simd: simd) } }
         }
-        var table = stream
-        table[RANS.tableBytes] ^= 0x01  // frequencies no longer sum to 2^12
-        #expect(throws: RANS.DecodeError.self) {
-            try table.withUnsafeBytes { s in try out.withUnsafeMutableBytes { try RANS.decode(s, into: $0) } }
+        for simd in [true, false] {
+            // Truncated: the decoder runs out of words or ends in the wrong state, never reads past.
+            #expect(throws: RANS.DecodeError.self) { try decodes(Array(stream.prefix(stream.count - 6)), simd: simd) }
+            // An odd number of word bytes, and words left over.
+            #expect(throws: RANS.DecodeError.trailingBytes) { try decodes(stream + [0], simd: simd) }
+            #expect(throws: RANS.DecodeError.self) { try decodes(stream + [0, 0], simd: simd) }
+            var table = stream
+            table[RANS.tableBytes] ^= 0x01  // frequencies no longer sum to 2^12
+            #expect(throws: RANS.DecodeError.badTable) { try decodes(table, simd: simd) }
+            var state = stream
+            state[RANS.tableBytes + 2 * symbols + 3] = 0x80  // lane 0's state at 2^31 or above
+            #expect(throws: RANS.DecodeError.badState) { try decodes(state, simd: simd) }
+            var word = stream
+            word[word.count / 2] ^= 0x10  // a flipped bit in the word stream
+            #expect(throws: RANS.DecodeError.self) { try decodes(word, simd: simd) }
         }
     }
 
@@ -96,7 +123,7 @@ import LatteCore
         let weights = makeBytes(.bf16, count: 8192, pattern: .weights, seed: 1)
         let w = weights.withUnsafeBytes { ChunkCoder.encode($0, dtype: .bf16, options: CodecOptions()) }
         #expect(w.entry.codec == .planes)
-        #expect(w.entry.planes.map(\.codec) == [.raw, .rans])
+        #expect(w.entry.planes.map(\.codec) == [.raw, .rans32])
         #expect(Double(w.entry.length) < 0.75 * Double(weights.count))
     }
 }
