@@ -25,6 +25,16 @@ seeds() {
       for m in tiny-bf16 k2 cfg; do "$ROOT/.build/debug/latte" convert "$ROOT/fixtures/models/$m" -o "$TMPDIR_SEEDS/$m.latte" --no-progress 2>/dev/null || true; done
       "$ROOT/.build/debug/latte" convert "$ROOT/fixtures/readers/all_dtypes.safetensors" -o "$TMPDIR_SEEDS/dtypes.latte" --no-progress 2>/dev/null || true
       ls "$TMPDIR_SEEDS"/*.latte ;;
+    FuzzRANS)
+      # Near-valid streams (mode 1): stretches of the fixtures' weights, BF16 exponents included.
+      python3 - "$TMPDIR_SEEDS" "$ROOT"/fixtures/readers/*.safetensors <<'PY'
+import sys
+for i, f in enumerate(sys.argv[2:]):
+    data = open(f, "rb").read()[-4096:]
+    open(f"{sys.argv[1]}/rans{i}", "wb").write(bytes([1, 0xFF, 0xFF]) + data)
+    open(f"{sys.argv[1]}/flip{i}", "wb").write(bytes([3, i, 0]) + data)
+PY
+      ls "$TMPDIR_SEEDS"/* ;;
     FuzzZip|FuzzTorchFile) ls "$ROOT"/fixtures/readers/*.pt "$ROOT"/fixtures/readers/*.pt2 "$ROOT"/fixtures/malformed/*.pt ;;
     FuzzPickle)
       # The pickles inside the zip fixtures, and the legacy files (a pickle stream from byte 0).
@@ -50,7 +60,7 @@ dict() {
 }
 
 status=0
-TARGETS=(FuzzSafetensors FuzzJSON FuzzShardIndex FuzzModelConfig FuzzMapping FuzzZip FuzzPickle FuzzTorchFile FuzzLatteFile)
+TARGETS=(FuzzSafetensors FuzzJSON FuzzShardIndex FuzzModelConfig FuzzMapping FuzzZip FuzzPickle FuzzTorchFile FuzzRANS FuzzLatteFile)
 for target in "${TARGETS[@]}"; do
   TMPDIR_SEEDS=$(mktemp -d)
   work="corpus/$target"

@@ -13,7 +13,7 @@ import CLatteRANS
 /// UInt16 LE frequency per present symbol in ascending symbol order (they sum to 2^12), then
 /// 32 coder states as UInt32 LE (lane 0 first), then the word stream (UInt16 LE words, in the
 /// order the decoder reads them). Symbol `i` is coded by lane `i % 32`.
-enum RANS {
+public enum RANS {
     /// 12-bit probabilities: the decode table (4096 four-byte entries) stays in L1.
     static let scaleBits: UInt32 = 12
     static let scale: UInt32 = 1 << 12
@@ -28,7 +28,8 @@ enum RANS {
     static func normalize(_ counts: [Int]) -> [UInt16] {
         let total = counts.reduce(0, +)
         var freq = [Int64](repeating: 0, count: 256)
-        guard total > 0 else { return [UInt16](repeating: 0, count: 256) }
+        // No symbols: a table of one symbol keeps the stream valid (the sum must be 2^12).
+        guard total > 0 else { return [UInt16(scale)] + [UInt16](repeating: 0, count: 255) }
         var sum: Int64 = 0
         for s in 0 ..< 256 where counts[s] > 0 {
             let f = max(1, (Int64(counts[s]) * Int64(scale) + Int64(total) / 2) / Int64(total))
@@ -52,8 +53,9 @@ enum RANS {
         return freq.map { UInt16($0) }
     }
 
-    /// Encodes `input`; returns the stream described above.
-    static func encode(_ input: UnsafeRawBufferPointer, counts: [Int]) -> [UInt8] {
+    /// Encodes `input`, whose byte histogram is `counts` (256 entries); returns the stream
+    /// described above.
+    public static func encode(_ input: UnsafeRawBufferPointer, counts: [Int]) -> [UInt8] {
         let freq = normalize(counts)
         let n = input.count
         let capacity = 2 * n + 2
@@ -82,11 +84,11 @@ enum RANS {
     }
 
     /// Why a rANS stream could not be decoded.
-    enum DecodeError: Error { case badTable, badState, truncated, trailingBytes, badFinalState }
+    public enum DecodeError: Error, Equatable { case badTable, badState, truncated, trailingBytes, badFinalState }
 
     /// Decodes `out.count` symbols of `stream` into `out`. `simd: false` forces the portable
     /// loop (tests compare the two).
-    static func decode(_ stream: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, simd: Bool = true) throws(DecodeError) {
+    public static func decode(_ stream: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, simd: Bool = true) throws(DecodeError) {
         guard stream.count >= tableBytes else { throw .badTable }
         var freq = [UInt16](repeating: 0, count: 256)
         var p = tableBytes
@@ -122,5 +124,5 @@ enum RANS {
     }
 
     /// Whether `decode` runs its AVX2 loop on this machine.
-    static var hasSIMD: Bool { lr_rans32_has_simd() != 0 }
+    public static var hasSIMD: Bool { lr_rans32_has_simd() != 0 }
 }
