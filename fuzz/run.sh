@@ -8,7 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(cd .. && pwd)
 BUILD="$ROOT/.build-fuzz"
-swift build -c release --build-path "$BUILD" --toolset toolset.json -Xswiftc -sanitize=fuzzer,address 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
+# Our C targets (the rANS codec, the runtime kernels) are instrumented too: coverage guides
+# the fuzzer through them and AddressSanitizer checks their memory accesses.
+swift build -c release --build-path "$BUILD" --toolset toolset.json -Xswiftc -sanitize=fuzzer,address \
+  -Xcc -fsanitize=address -Xcc -fsanitize=fuzzer-no-link 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
 BIN="$BUILD/release"
 mkdir -p crashes corpus
 
