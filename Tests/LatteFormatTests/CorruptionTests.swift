@@ -83,6 +83,8 @@ import LatteReaders
         let edits: [(String, String, String)] = [
             ("\"chunk_size\":4096", "\"chunk_size\":999999999999", "chunk_size"),
             ("\"required\":[", "\"required\":[\"quantum\",", "feature 'quantum'"),
+            // Files of development builds before the 32-lane coder: their `rans` is not `rans32`.
+            ("\"required\":[", "\"required\":[\"rans\",", "feature 'rans'"),
             ("\"nbytes\":\(file.tensors[0].nbytes)", "\"nbytes\":12", "tensor '\(name)'"),
             ("\"chunks\":[{\"offset\":\(file.tensors[0].chunks[0].offset)", "\"chunks\":[{\"offset\":\(offset + 1000)", "tensor '\(name)'"),
         ]
