@@ -25,9 +25,9 @@ enum BombChunk {
     static func add(_ m: inout ManifestMutator) {
         guard m.tensorCount > 0, let sections = m.image.manifest["sections"]?.arrayValue, !sections.isEmpty else { return }
         let chunkSize = m.image.manifest["chunk_size"]?.intValue ?? LatteLayout.defaultChunkSize
-        let raw = m.r.pick([max(1, min(chunkSize, LatteLayout.maxChunkSize)), 1 << 20, 1 << 24, LatteLayout.maxChunkSize])
+        let raw = m.r.pick([max(1, min(chunkSize, LatteLayout.maxChunkSize)), 1 << 20, LatteLayout.maxChunkSize])
         if raw > chunkSize { m.image.manifest.set("chunk_size", .int(Int64(raw))) }
-        let count = m.r.pick([1, 2, 9, 16, 64, 1000])
+        let count = m.r.pick([1, 2, 9, 1000, 4096])
         let byte: UInt8 = m.r.chance(70) ? 0 : UInt8(truncatingIfNeeded: m.r.next())
         let frame = rleFrame(size: raw, byte: byte)
         let at = m.image.front.count

@@ -21,9 +21,10 @@ struct ChunkContents {
 
     init() {}
 
-    /// Decodes every chunk of `input` (a valid `.latte` file, else nothing is known).
-    /// Chunks decoding to more than `limit` bytes in all are left out.
-    init(input: UnsafeRawBufferPointer, limit: Int = 64 << 20) {
+    /// Decodes every chunk of `input` (a valid `.latte` file, else nothing is known), up to
+    /// `maxChunks` distinct chunks and `limit` decoded bytes: the mutator runs outside
+    /// libFuzzer's per-input timeout, so its own work must stay small.
+    init(input: UnsafeRawBufferPointer, limit: Int = 64 << 20, maxChunks: Int = 512) {
         let path = writeInputFile(input, tag: "latte-mutator")
         // LatteTensor has no public initializer: a copy of a real entry carries each chunk.
         guard let file = try? LatteFile(path: path), let template = file.tensors.first else { return }
@@ -34,7 +35,7 @@ struct ChunkContents {
         for (section, chunks) in owners {
             for c in chunks where bytes[Self.key(c)] == nil {
                 total += c.raw
-                guard total <= limit else { return }
+                guard total <= limit, bytes.count < maxChunks else { return }
                 var single = template
                 single.name = "chunk"
                 single.dtype = .u8

@@ -66,6 +66,9 @@ public func latteCustomCrossOver(_ data1: UnsafePointer<UInt8>, _ size1: Int, _ 
         t.modify("chunks") { cs in if case let .array(items) = cs { cs = .array(items.map(shifted)) } }
         return t
     }
+    // Chunks of both must fit the chunk size.
+    let chunkSize = max(a.manifest["chunk_size"]?.intValue ?? 0, b.manifest["chunk_size"]?.intValue ?? 0)
+    a.manifest.set("chunk_size", .int(Int64(chunkSize)))
     a.manifest.modify("sections") { if case let .array(s) = $0 { $0 = .array(s + newSections) } }
     a.manifest.modify("tensors") { if case let .array(t) = $0 { $0 = .array(t + newTensors) } }
     let bytes = a.bytes

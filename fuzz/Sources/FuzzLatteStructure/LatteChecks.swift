@@ -24,12 +24,9 @@ enum LatteChecks {
         file.threads = max(2, file.threads)
         if checkOverlap { noOverlap(file) }
         var read: [String: [UInt8]] = [:]
+        // Larger tensors are decoded by `verify` and `export` below.
         for t in file.tensors {
-            if t.nbytes <= collectLimit {
-                if let b = try? file.read(t) { read[t.name] = b }
-            } else {
-                try? file.stream([t]) { _, _ in }
-            }
+            if t.nbytes <= collectLimit, let b = try? file.read(t) { read[t.name] = b }
             _ = try? file.mappedBytes(of: t)
         }
         for (g, s) in file.groupSections where file.tensors.lazy.filter({ $0.section == s }).reduce(0, { $0 &+ $1.nbytes }) <= collectLimit {

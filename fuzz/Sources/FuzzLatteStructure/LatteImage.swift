@@ -100,6 +100,19 @@ extension JSONValue {
         }
     }
 
+    /// Every path to a non-empty array (`arrays`) or object (`!arrays`), in one traversal.
+    func containerPaths(arrays: Bool, _ prefix: [Int] = [], into out: inout [[Int]]) {
+        switch self {
+        case let .array(items):
+            if arrays, !items.isEmpty { out.append(prefix) }
+            for (i, v) in items.enumerated() { v.containerPaths(arrays: arrays, prefix + [i], into: &out) }
+        case let .object(members):
+            if !arrays, !members.isEmpty { out.append(prefix) }
+            for (i, m) in members.enumerated() { m.1.containerPaths(arrays: arrays, prefix + [i], into: &out) }
+        default: break
+        }
+    }
+
     /// Every path to any value (objects and arrays included).
     func allPaths(_ prefix: [Int] = [], into out: inout [[Int]]) {
         out.append(prefix)

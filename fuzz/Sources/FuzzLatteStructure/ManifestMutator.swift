@@ -15,6 +15,9 @@ struct ManifestMutator {
     var r: FuzzRandom
     /// When false, checksums are left stale (mismatch paths are worth running too).
     var resign = true
+    /// Chunk entries one mutation may create: beyond this the manifest outgrows the input
+    /// size limit anyway, and serializing it would only cost the mutator time.
+    static let maxNewChunks = 8192
 
     mutating func mutate() {
         switch r.below(20) {
@@ -159,7 +162,7 @@ struct ManifestMutator {
         guard let t = tensorWithChunks(), let chunks = tensor(t)?["chunks"]?.arrayValue else { return }
         let k = r.pick([2, 3, 5, 9, 17, 33, 129, 1025, 4097])
         var repeated: [JSONValue] = []
-        if r.chance(50) {
+        if r.chance(50), chunks.count * k <= Self.maxNewChunks {
             for _ in 0 ..< k { repeated += chunks }
         } else {
             // One chunk repeated (the file's only chunk when the tensor has one).
@@ -175,7 +178,8 @@ struct ManifestMutator {
     mutating func replicateTensor() {
         guard tensorCount > 0, let source = tensor(r.below(tensorCount)),
               let name = source["name"]?.stringValue else { return }
-        let n = r.pick([1, 8, 9, 17, 65, 300])
+        let perCopy = max(1, source["chunks"]?.itemCount ?? 0)
+        let n = min(r.pick([1, 8, 9, 17, 65, 300]), max(1, Self.maxNewChunks / perCopy))
         var copies: [JSONValue] = []
         for i in 0 ..< n {
             var c = source
@@ -324,16 +328,10 @@ struct ManifestMutator {
     /// An element of some array repeated: a tensor, a section, a blob, a chunk, a plane, a
     /// dimension.
     mutating func duplicateEntry() {
-        var paths: [[Int]] = []
-        image.manifest.allPaths(into: &paths)
-        var r = self.r
-        let arrays = paths.filter { p in
-            var isArray = false
-            var copy = image.manifest
-            copy.modify(path: p[...]) { if case let .array(a) = $0, !a.isEmpty { isArray = true } }
-            return isArray
-        }
+        var arrays: [[Int]] = []
+        image.manifest.containerPaths(arrays: true, into: &arrays)
         guard !arrays.isEmpty else { return }
+        var r = self.r
         image.manifest.modify(path: r.pick(arrays)[...]) { v in
             if case var .array(items) = v {
                 let i = r.below(items.count)
@@ -346,16 +344,10 @@ struct ManifestMutator {
 
     /// A member repeated under the same key (the parser must refuse duplicate keys).
     mutating func duplicateKey() {
-        var paths: [[Int]] = []
-        image.manifest.allPaths(into: &paths)
-        var r = self.r
-        let objects = paths.filter { p in
-            var isObject = false
-            var copy = image.manifest
-            copy.modify(path: p[...]) { if case let .object(m) = $0, !m.isEmpty { isObject = true } }
-            return isObject
-        }
+        var objects: [[Int]] = []
+        image.manifest.containerPaths(arrays: false, into: &objects)
         guard !objects.isEmpty else { return }
+        var r = self.r
         image.manifest.modify(path: r.pick(objects)[...]) { v in
             if case var .object(members) = v {
                 let m = members[r.below(members.count)]

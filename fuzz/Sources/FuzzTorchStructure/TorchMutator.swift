@@ -143,7 +143,7 @@ enum TorchMutator {
     }
 
     static func flood(_ d: inout TorchDescription, _ r: inout FuzzRandom) {
-        attach(&d, .init(kind: .flood, number: Int64(r.pick([1000, 1 << 16, 1 << 20, 1 << 22, 1 << 23, TorchDescription.maxFlood]))), key: "flood")
+        attach(&d, .init(kind: .flood, number: Int64(r.pick([1000, 1 << 16, 1 << 20, TorchDescription.maxFlood]))), key: "flood")
     }
 
     static func keys(_ d: inout TorchDescription, _ r: inout FuzzRandom) {
