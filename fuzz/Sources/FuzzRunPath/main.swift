@@ -12,14 +12,19 @@ import LatteRuntime
 // from the current folder), with the config's numbers, the step count, the guidance scale
 // and the input sizes taken from the input (`RunDescription`). Errors are normal outcomes;
 // a crash, a run past the time limit or memory past the limit is a finding.
-let modelDir = getenv("FUZZ_RUN_MODEL").map { String(cString: $0) } ?? "fixtures/models/tiny"
-guard let checkpoint = try? CheckpointReader.open(path: modelDir + "/model.safetensors"),
-      let configFile = try? MappedFile(path: modelDir + "/config.json"),
-      let baseConfig = try? JSON.parse(configFile.bytes) else {
-    print("FuzzRunPath: cannot read the model in \(modelDir) (set FUZZ_RUN_MODEL)")
+/// The model, read once. The config is kept as text and parsed per input: LeakSanitizer
+/// does not recognize pointers inside a long-lived `JSONValue` (Swift stores enum tags in a
+/// pointer's spare bits) and would report its boxes as leaked.
+enum TinyModel {
+    static let dir = getenv("FUZZ_RUN_MODEL").map { String(cString: $0) } ?? "fixtures/models/tiny"
+    static let checkpoint = try? CheckpointReader.open(path: dir + "/model.safetensors")
+    static let configFile = try? MappedFile(path: dir + "/config.json")
+    static let weights = checkpoint.map { CheckpointWeightSource($0, releasesPagesAfterReading: false) }
+}
+guard let weights = TinyModel.weights, let configFile = TinyModel.configFile, (try? JSON.parse(configFile.bytes)) != nil else {
+    print("FuzzRunPath: cannot read the model in \(TinyModel.dir) (set FUZZ_RUN_MODEL)")
     exit(2)
 }
-let weights = CheckpointWeightSource(checkpoint, releasesPagesAfterReading: false)
 
 /// The harness's own allocations (token ids, noise, x_t) stay under this many elements
 /// (8 MiB of ids): what the runtime allocates from the same numbers is what the limits watch.
@@ -27,7 +32,7 @@ let harnessLimit = 1 << 20
 
 runFuzzer { bytes in
     let d = RunDescription(decoding: bytes)
-    guard let config = try? ModelConfig(json: d.config(from: baseConfig)),
+    guard let baseConfig = try? JSON.parse(configFile.bytes), let config = try? ModelConfig(json: d.config(from: baseConfig)),
           let model = try? LatteModel(config: config, weights: weights) else { return }
     let vocab = config.vocabSize
     func ids(_ n: Int64, _ salt: Int) -> [Int] {
