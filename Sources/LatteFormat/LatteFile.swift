@@ -37,8 +37,7 @@ public final class LatteFile: @unchecked Sendable {
 
     /// True when the file at `path` starts with the `.latte` magic number.
     public static func isLatte(path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+        guard let (fd, _) = try? InputFile.open(path) else { return false }
         defer { close(fd) }
         var head = [UInt8](repeating: 0, count: LatteLayout.magic.count)
         let n = head.withUnsafeMutableBytes { sysRead(fd, $0.baseAddress, $0.count) }

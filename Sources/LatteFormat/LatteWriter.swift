@@ -65,6 +65,7 @@ public enum LatteWriter {
             throw LatteWriteError.badOption("chunk size must be a multiple of 8 up to \(LatteLayout.maxChunkSize)")
         }
         let layout = try Layout(checkpoint: checkpoint, plan: plan, embedded: options.embeddedFiles)
+        try ReadBackRules.check(checkpoint, layout: layout, chunkSize: options.chunkSize)
         try OutputTarget.check(path, notOverwriting: checkpoint.files.map(\.path) + options.embeddedFiles.map(\.path)
                                + [options.configPath ?? checkpoint.configPath].compactMap { $0 })
         let output = try AtomicOutput(path: path)
@@ -75,6 +76,72 @@ public enum LatteWriter {
         } catch {
             output.discard()
             throw error
+        }
+    }
+}
+
+/// What `LatteFile` would refuse to read, refused before anything is written: the rules are
+/// the readers' own (`TensorRules`, `LatteLayout`'s limits, `JSON.maxDepth`), so whatever
+/// `convert` writes, latte reads back.
+enum ReadBackRules {
+    /// Names, shapes, chunk counts and metadata, from the checkpoint and the layout alone.
+    static func check(_ c: Checkpoint, layout: Layout, chunkSize: Int) throws {
+        let firstFile = c.files.first?.path ?? ""
+        guard c.tensors.count <= LatteLayout.maxEntries else {
+            throw LocatedError(path: firstFile, UnreadableOutputError.tooMany(what: "tensors", count: c.tensors.count, limit: LatteLayout.maxEntries))
+        }
+        var stored = Set<String>(minimumCapacity: c.tensors.count)
+        for item in layout.items {
+            guard case let .tensor(t) = item.source else { continue }
+            let e = c.tensors[t]
+            let name = item.placement?.canonicalName ?? e.name
+            func refuse(_ why: String) -> LocatedError { LocatedError(path: c.files[e.file].path, tensor: name, UnreadableOutputError.tensor(why)) }
+            if let why = TensorRules.nameProblem(name) ?? TensorRules.shapeProblem(e.shape, dtype: e.dtype) { throw refuse(why) }
+            guard stored.insert(name).inserted else { throw refuse("a second tensor would be stored under this name") }
+            let chunks = chunkCount(e.byteCount, chunkSize)
+            guard chunks <= LatteLayout.maxEntries else {
+                throw refuse("\(chunks) chunks of \(chunkSize) bytes, more than the \(LatteLayout.maxEntries) per tensor readers accept (use a larger --chunk-size)")
+            }
+        }
+        for k in c.metadata.keys.sorted() {
+            if let why = TensorRules.metadataProblem(key: k, value: c.metadata[k]!) { throw LocatedError(path: firstFile, UnreadableOutputError.metadata(why)) }
+        }
+    }
+
+    /// An embedded file's chunk count, checked once it is mapped (its size is known then).
+    static func checkEmbedded(_ file: MappedFile, chunkSize: Int) throws {
+        let chunks = chunkCount(file.size, chunkSize)
+        guard chunks <= LatteLayout.maxEntries else {
+            throw LocatedError(path: file.path, UnreadableOutputError.tooMany(what: "chunks of \(chunkSize) bytes", count: chunks, limit: LatteLayout.maxEntries))
+        }
+    }
+
+    /// The provenance document (with the recorded config) nests inside the manifest's root
+    /// object: one level deeper than itself, which must stay within what `JSON.parse` takes.
+    static func checkDepth(_ provenance: JSONValue, configPath: String?) throws {
+        let depth = 1 + nestingDepth(provenance)
+        guard depth <= JSON.maxDepth else {
+            throw LocatedError(path: configPath ?? "", UnreadableOutputError.tooDeep(depth: depth, limit: JSON.maxDepth))
+        }
+    }
+
+    /// The manifest's size, once serialized.
+    static func checkManifest(size: Int, path: String) throws {
+        guard size <= LatteLayout.maxManifestSize else {
+            throw LocatedError(path: path, UnreadableOutputError.tooLarge(what: "the manifest", size: size, limit: LatteLayout.maxManifestSize))
+        }
+    }
+
+    /// ceil(bytes / chunkSize) without overflow; zero bytes take no chunk.
+    static func chunkCount(_ bytes: Int, _ chunkSize: Int) -> Int { bytes / chunkSize + (bytes % chunkSize == 0 ? 0 : 1) }
+
+    /// Containers nested in `v` (a scalar: 0, `[]`: 1, `[[]]`: 2). Bounded by the parser's own
+    /// depth limit, since every value here was parsed or built by us.
+    static func nestingDepth(_ v: JSONValue) -> Int {
+        switch v {
+        case let .array(a): 1 + (a.map(nestingDepth).max() ?? 0)
+        case let .object(m): 1 + (m.map { nestingDepth($0.1) }.max() ?? 0)
+        default: 0
         }
     }
 }
@@ -142,6 +209,8 @@ private final class Job {
         defer { inflight?.group.wait() }
         let config = try (options.configPath ?? c.configPath).map { try Provenance.config(path: $0) }
         let blobFiles = try options.embeddedFiles.map { try MappedFile(path: $0.path) }
+        for f in blobFiles { try ReadBackRules.checkEmbedded(f, chunkSize: options.chunkSize) }
+        if let config { try ReadBackRules.checkDepth(.object([("config", config)]), configPath: options.configPath ?? c.configPath) }
 
         total = c.tensors.reduce(0) { $0 + $1.byteCount } + blobFiles.reduce(0) { $0 + $1.size }
         var header = LatteLayout.magic
@@ -236,7 +305,9 @@ private final class Job {
             metadata: c.metadata.keys.sorted().map { ($0, c.metadata[$0]!) },
             provenance: .object(provenance), sections: sectionEntries,
             tensors: tensors.map { $0! }, blobs: blobs.map { $0! })
+        try ReadBackRules.checkDepth(.object(provenance), configPath: options.configPath ?? c.configPath)
         let text = Array(manifest.json.serialized().utf8)
+        try ReadBackRules.checkManifest(size: text.count, path: out.finalPath)
         let manifestOffset = out.offset
         try out.write(text)
         var trailer: [UInt8] = []

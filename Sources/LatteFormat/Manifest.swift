@@ -186,6 +186,7 @@ struct ManifestParser {
             guard let members = m.objectValue else { throw .manifestInvalid("\"metadata\" must be an object of strings") }
             for (k, v) in members {
                 guard let s = v.stringValue else { throw .manifestInvalid("\"metadata\" value of '\(k)' is not a string") }
+                if let why = TensorRules.metadataProblem(key: k, value: s) { throw .manifestInvalid("\"metadata\": \(why)") }
                 metadata.append((k, s))
             }
         }
@@ -215,6 +216,7 @@ struct ManifestParser {
         var seen = Set<String>()
         for (i, t) in tensorValues.enumerated() {
             guard let name = t["name"]?.stringValue else { throw .manifestInvalid("tensor \(i) has no name") }
+            if let why = TensorRules.nameProblem(name) { throw .tensorEntryInvalid(tensor: name, reason: why) }
             guard seen.insert(name).inserted else { throw .manifestInvalid("tensor '\(name)' appears twice") }
             tensors.append(try tensor(t, name: name, sections: sections, chunkSize: chunkSize))
         }
@@ -262,7 +264,9 @@ struct ManifestParser {
     private func tensor(_ t: JSONValue, name: String, sections: [SectionEntry], chunkSize: Int) throws(LatteFileError) -> LatteTensor {
         func bad(_ why: String) -> LatteFileError { .tensorEntryInvalid(tensor: name, reason: why) }
         guard let dn = t["dtype"]?.stringValue, let dtype = DType(rawValue: dn) else { throw bad("unknown or missing dtype") }
-        guard let dims = t["shape"]?.arrayValue, dims.count <= 64 else { throw bad("\"shape\" must be an array of at most 64 integers") }
+        guard let dims = t["shape"]?.arrayValue, dims.count <= TensorRules.maxRank else {
+            throw bad("\"shape\" must be an array of at most \(TensorRules.maxRank) integers")
+        }
         var shape: [Int] = []
         for d in dims {
             guard let v = d.intValue, v >= 0 else { throw bad("\"shape\" has a dimension that is not a non-negative integer") }

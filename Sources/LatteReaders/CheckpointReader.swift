@@ -20,7 +20,8 @@ public enum CheckpointReader {
             let weights = try weightsFile(inFolder: folder)
             return try open(file: weights, configPath: fileExists(folder + "config.json") ? folder + "config.json" : nil)
         }
-        guard fileExists(path) else { throw LocatedError(path: path, CheckpointDetectionError.noSuchFile) }
+        // No existence check here: opening the file says why it cannot be read (missing, a
+        // symlink loop, a FIFO, a device, no permission).
         let beside = parentFolder(of: path) + "config.json"
         return try open(file: path, configPath: fileExists(beside) ? beside : nil)
     }

@@ -10,7 +10,7 @@ import LatteCore
 /// the data itself stays in the memory map.
 public enum SafetensorsReader {
     /// The reference implementation's limit on the header's size.
-    public static let maxHeaderSize = 100_000_000
+    public static let maxHeaderSize = TensorRules.maxSafetensorsHeaderSize
 
     /// The parsed header of one file.
     public struct Header: Sendable {

@@ -99,7 +99,8 @@ public struct ShardedIndex: Sendable {
         var metadata = index.metadata
         for (number, shard) in index.shards.enumerated() {
             let shardPath = folder + shard
-            guard fileExists(shardPath) else { throw LocatedError(path: path, ShardedIndexError.missingShard(shard)) }
+            // Only a shard that is not there is "missing"; opening it names any other reason.
+            guard access(shardPath, F_OK) == 0 || errno != ENOENT else { throw LocatedError(path: path, ShardedIndexError.missingShard(shard)) }
             let file = try MappedFile(path: shardPath)
             let (shardTensors, shardMeta, shardSkipped) = try readShard(file, files.count)
             files.append(file)
