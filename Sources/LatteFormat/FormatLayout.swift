@@ -15,8 +15,17 @@ public enum LatteLayout {
     public static let alignment = 64
     /// The writer's default raw bytes per chunk.
     public static let defaultChunkSize = 1 << 20
-    /// Readers refuse chunks larger than this: it bounds every buffer a chunk needs.
+    /// The largest `chunk_size`, for writer and reader alike (the writer's `--chunk-size`
+    /// accepts up to this, the reader refuses more): it bounds every buffer one chunk needs.
     public static let maxChunkSize = 64 << 20
+    /// Raw bytes of one batch of chunks decoded together (at least one chunk). The reader keeps
+    /// two batches (one decoding, one being consumed): 2 × 64 MiB of slabs at most.
+    public static let decodeBatchBytes = 64 << 20
+    /// Scratch memory of all decoding threads together: each thread holds one buffer of the
+    /// largest chunk's raw size, so the thread count is capped at `128 MiB / that size` (and
+    /// at the online cores). Slabs and scratch together: at most 256 MiB, whatever the file or
+    /// `--threads` says.
+    public static let decodeScratchBytes = 128 << 20
     /// Readers refuse manifests larger than this before reading them.
     public static let maxManifestSize = 512 << 20
     /// Readers refuse more tensors, chunks per tensor, or sections than this.
