@@ -178,8 +178,10 @@ struct ManifestParser {
         let optional = try strings(root["features"]?["optional"], "features.optional")
         for f in required where !LatteLayout.knownRequiredFeatures.contains(f) { throw .unknownRequiredFeature(f) }
         guard root["checksum"]?.stringValue == "xxh64" else { throw .manifestInvalid("\"checksum\" must be \"xxh64\"") }
-        guard let chunkSize = root["chunk_size"]?.intValue, chunkSize > 0, chunkSize <= LatteLayout.maxChunkSize else {
-            throw .manifestInvalid("\"chunk_size\" must be an integer in 1...\(LatteLayout.maxChunkSize)")
+        // The writer's rule (a multiple of 8, so chunks hold whole elements of any dtype).
+        guard let chunkSize = root["chunk_size"]?.intValue, chunkSize > 0, chunkSize % 8 == 0,
+              chunkSize <= LatteLayout.maxChunkSize else {
+            throw .manifestInvalid("\"chunk_size\" must be a multiple of 8 in 8...\(LatteLayout.maxChunkSize)")
         }
         var metadata: [(String, String)] = []
         if let m = root["metadata"] {
@@ -235,6 +237,14 @@ struct ManifestParser {
                 blobs.append(LatteBlob(name: name, section: section, nbytes: nbytes, checksum: sum, chunks: chunks))
             }
         }
+        // Checked once here, because every later sum of sizes (export's data size, inspect's
+        // totals) relies on it.
+        var rawTotal = 0
+        for n in tensors.map(\.nbytes) + blobs.map(\.nbytes) {
+            let (s, o) = rawTotal.addingReportingOverflow(n)
+            guard !o else { throw .manifestInvalid("the tensors' sizes add up past \(Int.max) bytes") }
+            rawTotal = s
+        }
         return LatteManifest(major: major, minor: minor, requiredFeatures: required, optionalFeatures: optional,
                              chunkSize: chunkSize, metadata: metadata, provenance: provenance,
                              sections: sections, tensors: tensors, blobs: blobs)
@@ -268,8 +278,10 @@ struct ManifestParser {
             guard let v = d.intValue, v >= 0 else { throw bad("\"shape\" has a dimension that is not a non-negative integer") }
             shape.append(v)
         }
-        guard let count = elementCount(of: shape), let expected = dtype.byteCount(elements: count) else {
-            throw bad("\(dtype.name) \(shape) does not make a whole number of bytes")
+        // Both products are overflow-checked: a shape may describe more than Int.max elements.
+        guard let count = elementCount(of: shape) else { throw bad("\"shape\" \(shape) has more than \(Int.max) elements") }
+        guard let expected = dtype.byteCount(elements: count) else {
+            throw bad("\(dtype.name) \(shape) takes more than \(Int.max) bytes or does not make a whole number of bytes")
         }
         guard let nbytes = t["nbytes"]?.intValue, nbytes == expected else { throw bad("\"nbytes\" must be \(expected) for \(dtype.name) \(shape)") }
         guard let section = t["section"]?.intValue, sections.indices.contains(section) else { throw bad("\"section\" is not the index of a section") }
@@ -298,6 +310,7 @@ struct ManifestParser {
                   let cn = c["codec"]?.stringValue else { throw bad("chunk \(k) needs offset, length, raw and codec") }
             guard let codec = ChunkCodec(rawValue: cn) else { throw bad("chunk \(k) has unknown codec '\(cn)'") }
             guard raw > 0, raw <= chunkSize else { throw bad("chunk \(k) has \(raw) raw bytes, outside 1...\(chunkSize)") }
+            // The section lies inside the data region (checked), so its end does not overflow.
             guard length > 0, offset >= section.offset, offset <= section.offset + section.length,
                   length <= section.offset + section.length - offset else {
                 throw bad("chunk \(k) (\(length) bytes at \(offset)) lies outside its section '\(section.name)'")
@@ -321,12 +334,16 @@ struct ManifestParser {
                         throw bad("planes chunk \(k) has a plane without a known codec and a length")
                     }
                     if pc == .raw, l != raw / w { throw bad("planes chunk \(k): a raw plane stores \(l) bytes for \(raw / w)") }
+                    // Each plane lies inside the chunk: its length, and the running sum, are at
+                    // most `length` (no sum of hostile lengths can overflow).
+                    guard l <= length - plen else { throw bad("planes chunk \(k): plane lengths sum past the chunk's \(length) bytes") }
                     entry.planes.append(PlaneEntry(codec: pc, length: l))
                     plen += l
                 }
                 guard plen == length else { throw bad("planes chunk \(k): plane lengths sum to \(plen), not \(length)") }
                 entry.width = w
             }
+            // raw ≤ 64 MiB and chunks ≤ 10^7: no overflow; checked against `total` at once.
             sum += raw
             guard sum <= total else { throw bad("chunks hold more than the tensor's \(total) bytes") }
             out.append(entry)
