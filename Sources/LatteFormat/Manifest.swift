@@ -178,8 +178,10 @@ struct ManifestParser {
         let optional = try strings(root["features"]?["optional"], "features.optional")
         for f in required where !LatteLayout.knownRequiredFeatures.contains(f) { throw .unknownRequiredFeature(f) }
         guard root["checksum"]?.stringValue == "xxh64" else { throw .manifestInvalid("\"checksum\" must be \"xxh64\"") }
-        guard let chunkSize = root["chunk_size"]?.intValue, chunkSize > 0, chunkSize <= LatteLayout.maxChunkSize else {
-            throw .manifestInvalid("\"chunk_size\" must be an integer in 1...\(LatteLayout.maxChunkSize)")
+        // The writer's rule (a multiple of 8, so chunks hold whole elements of any dtype).
+        guard let chunkSize = root["chunk_size"]?.intValue, chunkSize > 0, chunkSize % 8 == 0,
+              chunkSize <= LatteLayout.maxChunkSize else {
+            throw .manifestInvalid("\"chunk_size\" must be a multiple of 8 in 8...\(LatteLayout.maxChunkSize)")
         }
         var metadata: [(String, String)] = []
         if let m = root["metadata"] {
@@ -237,9 +239,55 @@ struct ManifestParser {
                 blobs.append(LatteBlob(name: name, section: section, nbytes: nbytes, checksum: sum, chunks: chunks))
             }
         }
+        try checkDisjoint(sections)
+        try checkDisjoint(tensors: tensors, blobs: blobs)
+        // Checked once here, because every later sum of sizes (export's data size, inspect's
+        // totals) relies on it. (With chunks disjoint and within the ratio bound, the sum is
+        // at most 2^15 times the data region anyway.)
+        var rawTotal = 0
+        for n in tensors.map(\.nbytes) + blobs.map(\.nbytes) {
+            let (s, o) = rawTotal.addingReportingOverflow(n)
+            guard !o else { throw .manifestInvalid("the tensors' sizes add up past \(Int.max) bytes") }
+            rawTotal = s
+        }
         return LatteManifest(major: major, minor: minor, requiredFeatures: required, optionalFeatures: optional,
                              chunkSize: chunkSize, metadata: metadata, provenance: provenance,
                              sections: sections, tensors: tensors, blobs: blobs)
+    }
+
+    /// Sections may not share bytes (empty ones share none): a group's section holds its
+    /// tensors' chunks and nothing of another section.
+    private func checkDisjoint(_ sections: [SectionEntry]) throws(LatteFileError) {
+        let order = sections.indices.filter { sections[$0].length > 0 }.sorted { sections[$0].offset < sections[$1].offset }
+        for (a, b) in zip(order, order.dropFirst()) where sections[a].offset + sections[a].length > sections[b].offset {
+            throw .manifestInvalid("sections '\(sections[a].name)' and '\(sections[b].name)' overlap")
+        }
+    }
+
+    /// No two chunks may share a stored byte. Without this, a thousand chunks of 64 MiB could
+    /// all point at one frame of 2 KB, and a file's decoding work would be unrelated to its size.
+    private func checkDisjoint(tensors: [LatteTensor], blobs: [LatteBlob]) throws(LatteFileError) {
+        struct Stored { var start: Int; var end: Int; var owner: Int32; var chunk: Int32 }
+        var ranges: [Stored] = []
+        ranges.reserveCapacity(tensors.reduce(0) { $0 + $1.chunks.count } + blobs.reduce(0) { $0 + $1.chunks.count })
+        // Owners 0..<tensors.count are tensors, the rest blobs. Entry counts are at most 10^7.
+        for (i, t) in tensors.enumerated() {
+            for (k, c) in t.chunks.enumerated() { ranges.append(Stored(start: c.offset, end: c.offset + c.length, owner: Int32(i), chunk: Int32(k))) }
+        }
+        for (i, b) in blobs.enumerated() {
+            for (k, c) in b.chunks.enumerated() {
+                ranges.append(Stored(start: c.offset, end: c.offset + c.length, owner: Int32(tensors.count + i), chunk: Int32(k)))
+            }
+        }
+        ranges.sort { $0.start != $1.start ? $0.start < $1.start : $0.end < $1.end }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where a.end > b.start {
+            func name(_ r: Stored) -> String {
+                Int(r.owner) < tensors.count ? "tensor '\(tensors[Int(r.owner)].name)'" : "embedded file '\(blobs[Int(r.owner) - tensors.count].name)'"
+            }
+            let why = "chunk \(b.chunk) (\(b.end - b.start) bytes at \(b.start)) overlaps chunk \(a.chunk) of \(name(a)) (\(a.end - a.start) bytes at \(a.start))"
+            if Int(b.owner) < tensors.count { throw .tensorEntryInvalid(tensor: tensors[Int(b.owner)].name, reason: why) }
+            throw .blobEntryInvalid(blob: blobs[Int(b.owner) - tensors.count].name, reason: why)
+        }
     }
 
     private func reason(_ e: LatteFileError) -> String {
@@ -272,8 +320,10 @@ struct ManifestParser {
             guard let v = d.intValue, v >= 0 else { throw bad("\"shape\" has a dimension that is not a non-negative integer") }
             shape.append(v)
         }
-        guard let count = elementCount(of: shape), let expected = dtype.byteCount(elements: count) else {
-            throw bad("\(dtype.name) \(shape) does not make a whole number of bytes")
+        // Both products are overflow-checked: a shape may describe more than Int.max elements.
+        guard let count = elementCount(of: shape) else { throw bad("\"shape\" \(shape) has more than \(Int.max) elements") }
+        guard let expected = dtype.byteCount(elements: count) else {
+            throw bad("\(dtype.name) \(shape) takes more than \(Int.max) bytes or does not make a whole number of bytes")
         }
         guard let nbytes = t["nbytes"]?.intValue, nbytes == expected else { throw bad("\"nbytes\" must be \(expected) for \(dtype.name) \(shape)") }
         guard let section = t["section"]?.intValue, sections.indices.contains(section) else { throw bad("\"section\" is not the index of a section") }
@@ -301,10 +351,20 @@ struct ManifestParser {
             guard let offset = c["offset"]?.intValue, let length = c["length"]?.intValue, let raw = c["raw"]?.intValue,
                   let cn = c["codec"]?.stringValue else { throw bad("chunk \(k) needs offset, length, raw and codec") }
             guard let codec = ChunkCodec(rawValue: cn) else { throw bad("chunk \(k) has unknown codec '\(cn)'") }
-            guard raw > 0, raw <= chunkSize else { throw bad("chunk \(k) has \(raw) raw bytes, outside 1...\(chunkSize)") }
+            // The writer's chunking: `chunk_size` bytes each, the last one shorter.
+            if k < arr.count - 1 {
+                guard raw == chunkSize else { throw bad("chunk \(k) has \(raw) raw bytes; every chunk but the last has chunk_size (\(chunkSize))") }
+            } else {
+                guard raw > 0, raw <= chunkSize else { throw bad("chunk \(k) has \(raw) raw bytes, outside 1...\(chunkSize)") }
+            }
+            // The section lies inside the data region (checked), so its end does not overflow.
             guard length > 0, offset >= section.offset, offset <= section.offset + section.length,
                   length <= section.offset + section.length - offset else {
                 throw bad("chunk \(k) (\(length) bytes at \(offset)) lies outside its section '\(section.name)'")
+            }
+            let (bound, huge) = length.multipliedReportingOverflow(by: LatteLayout.maxCompressionRatio)
+            guard huge || raw <= bound else {
+                throw bad("chunk \(k) decodes \(length) stored bytes to \(raw), over \(LatteLayout.maxCompressionRatio) raw bytes per stored byte")
             }
             var entry = ChunkEntry(offset: offset, length: length, raw: raw, codec: codec)
             switch codec {
@@ -325,12 +385,16 @@ struct ManifestParser {
                         throw bad("planes chunk \(k) has a plane without a known codec and a length")
                     }
                     if pc == .raw, l != raw / w { throw bad("planes chunk \(k): a raw plane stores \(l) bytes for \(raw / w)") }
+                    // Each plane lies inside the chunk: its length, and the running sum, are at
+                    // most `length` (no sum of hostile lengths can overflow).
+                    guard l <= length - plen else { throw bad("planes chunk \(k): plane lengths sum past the chunk's \(length) bytes") }
                     entry.planes.append(PlaneEntry(codec: pc, length: l))
                     plen += l
                 }
                 guard plen == length else { throw bad("planes chunk \(k): plane lengths sum to \(plen), not \(length)") }
                 entry.width = w
             }
+            // raw ≤ 64 MiB and chunks ≤ 10^7: no overflow; checked against `total` at once.
             sum += raw
             guard sum <= total else { throw bad("chunks hold more than the tensor's \(total) bytes") }
             out.append(entry)
