@@ -328,11 +328,7 @@ public enum InterruptCleanup {
         t.initialize(repeating: nil, count: capacity)
         return t
     }()
-    nonisolated(unsafe) static var lock = pthread_mutex_t()
-    nonisolated(unsafe) static var lockReady: Bool = {
-        pthread_mutex_init(&lock, nil)
-        return true
-    }()
+    static let lock = HeapMutex()
 
     /// Installs the handler (idempotent). The CLI calls this before writing.
     public static func install() {
@@ -351,24 +347,23 @@ public enum InterruptCleanup {
     }
 
     static func register(_ path: String) -> Int? {
-        _ = lockReady
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        for i in 0 ..< capacity where table[i] == nil {
-            table[i] = strdup(path)
-            return i
+        lock.withLock {
+            for i in 0 ..< capacity where table[i] == nil {
+                table[i] = strdup(path)
+                return i
+            }
+            return nil
         }
-        return nil
     }
 
     static func unregister(_ slot: Int?) {
         guard let slot else { return }
-        _ = lockReady
-        pthread_mutex_lock(&lock)
-        let p = table[slot]
-        // Cleared before freed, so the handler never reads a freed path.
-        table[slot] = nil
-        pthread_mutex_unlock(&lock)
+        let p = lock.withLock {
+            let p = table[slot]
+            // Cleared before freed, so the handler never reads a freed path.
+            table[slot] = nil
+            return p
+        }
         free(p)
     }
 }

@@ -147,9 +147,28 @@ enum ReadBackRules {
 }
 
 /// Results of one worker, written by one thread and read after the barrier.
+/// Results written by worker threads, one slot each, read after the workers' group is done
+/// (the wait orders the accesses). Separate heap slots: a Swift array mutated from several
+/// threads at once is a data race even when the indices differ.
 private final class Slots<T>: @unchecked Sendable {
-    var values: [T?]
-    init(_ n: Int) { values = [T?](repeating: nil, count: n) }
+    private let slots: UnsafeMutablePointer<T?>
+    let count: Int
+
+    init(_ n: Int) {
+        count = n
+        slots = .allocate(capacity: max(n, 1))
+        slots.initialize(repeating: nil, count: n)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    subscript(i: Int) -> T? {
+        get { slots[i] }
+        set { slots[i] = newValue }
+    }
 }
 
 /// One conversion in progress.
@@ -202,7 +221,7 @@ private final class Job {
         let paths = c.files.map(\.path) + options.embeddedFiles.map(\.path)
         let hashing = DispatchGroup()
         DispatchQueue.global().async(group: hashing) {
-            for (i, p) in paths.enumerated() { hashes.values[i] = Result { try Provenance.sha256(path: p) } }
+            for (i, p) in paths.enumerated() { hashes[i] = Result { try Provenance.sha256(path: p) } }
         }
         defer { hashing.wait() }
         // On any error, the batch still encoding must finish before its source bytes go.
@@ -275,12 +294,12 @@ private final class Job {
         hashing.wait()
         var files: [JSONValue] = []
         for (i, p) in paths.enumerated().prefix(c.files.count) {
-            let h = try hashes.values[i]!.get()
+            let h = try hashes[i]!.get()
             files.append(.object([("path", .string(p)), ("size", .int(Int64(h.size))), ("sha256", .string(h.hex))]))
         }
         var embedded: [JSONValue] = []
         for (k, e) in options.embeddedFiles.enumerated() {
-            let h = try hashes.values[c.files.count + k]!.get()
+            let h = try hashes[c.files.count + k]!.get()
             embedded.append(.object([("name", .string(e.name)), ("path", .string(e.path)), ("size", .int(Int64(h.size))), ("sha256", .string(h.hex))]))
         }
         var provenance: [(String, JSONValue)] = [
@@ -344,7 +363,7 @@ private final class Job {
                 var i = t
                 while i < work.count {
                     if work[i].bytes.count > 0 {
-                        results.values[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
+                        results[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
                     }
                     i += threads
                 }
@@ -361,7 +380,7 @@ private final class Job {
         group.wait()
         for (i, p) in work.enumerated() {
             let o = open[p.item]!
-            if let r = results.values[i] {
+            if let r = results[i] {
                 var entry = r.entry
                 if entry.codec == .raw {
                     try out.pad(to: LatteLayout.alignment)
