@@ -67,7 +67,7 @@ enum TorchZipFormat {
         let pkl = try zip.data(of: pklRecord, in: file)
         let result = try machine.run(pkl)
         defer { result.release() }
-        let collected = try TensorCollector.collect(result.value)
+        let collected = try TensorCollector.collect(result.value, pickleBytes: result.length)
         let builder = TensorEntryBuilder(path: path, fileIndex: fileIndex, byteOrder: order)
         var located: [String: TensorEntryBuilder.Located] = [:]
         let tensors = try builder.entries(collected.tensors) { name, s, _ in

@@ -21,6 +21,8 @@ public enum TorchReaderError: Error, Equatable, CustomStringConvertible {
     case duplicateTensorName
     case cyclicContainer(path: String)
     case nestingTooDeep(path: String, limit: Int)
+    case tooManyKeyPaths(limit: Int, pickleBytes: Int, perByte: Int, allowance: Int)
+    case keyPathsTooLong(limit: Int, pickleBytes: Int, perByte: Int, allowance: Int)
 
     // Legacy format
     case legacyBadMagic
@@ -57,6 +59,10 @@ public enum TorchReaderError: Error, Equatable, CustomStringConvertible {
         case .duplicateTensorName: "two tensors have this name (their key paths collide)"
         case let .cyclicContainer(p): "the container at '\(p)' contains itself"
         case let .nestingTooDeep(p, l): "containers nest deeper than \(l) levels at '\(p.prefix(80))'"
+        case let .tooManyKeyPaths(l, n, k, a):
+            "the pickled object unfolds into more than \(l) key paths (the limit for its \(n)-byte pickle: \(k) per byte plus \(a)): containers shared under many keys (a DAG) are refused"
+        case let .keyPathsTooLong(l, n, k, a):
+            "the pickled object's key paths take more than \(l) bytes (the limit for its \(n)-byte pickle: \(k) per byte plus \(a >> 20) MiB): containers shared under many keys (a DAG) or long keys nested deep are refused"
         case .legacyBadMagic: "not a legacy PyTorch file: it does not start with the magic number 0x1950a86a20f9469cfc6c"
         case let .legacyBadProtocolVersion(v): "legacy PyTorch file: protocol version \(v), expected 1001"
         case let .legacyBadSysInfo(r): "legacy PyTorch file: invalid sys_info record: \(r)"
