@@ -202,6 +202,8 @@ private final class Job {
         var bytes: UnsafeRawBufferPointer
         var dtype: DType
         var isLast: Bool
+        /// Keeps a chunk copied out of a strided view alive until it is written.
+        var holder: TensorBytes? = nil
     }
 
     /// An item being written: its bytes kept alive and its checksum so far.
@@ -253,32 +255,43 @@ private final class Job {
                 let s = layout.sections[item.section]
                 sectionEntries.append(SectionEntry(name: s.name, kind: s.kind, group: s.group, offset: out.offset, length: 0))
             }
-            let bytes: UnsafeRawBufferPointer
+            let count: Int
             let dtype: DType
+            // A chunk's bytes and what keeps them alive: a tensor's are asked of the checkpoint
+            // one chunk at a time, so a strided or expanded view is copied a chunk at a time
+            // (never whole); a contiguous one stays a slice of the map.
+            let chunk: (Range<Int>) throws -> (UnsafeRawBufferPointer, TensorBytes?)
             switch item.source {
             case let .tensor(t):
                 let entry = c.tensors[t]
-                let tb: TensorBytes
-                do { tb = try c.bytes(of: entry) } catch let e as LocatedError { throw e } catch {
-                    throw LocatedError(path: c.files[entry.file].path, tensor: nil, error)
-                }
-                open[index] = Open(holder: tb)
-                // The pointer stays valid while `tb` (held in `open`) is alive.
-                bytes = tb.withUnsafeBytes { $0 }
+                open[index] = Open(holder: c.files[entry.file])
+                count = entry.byteCount
                 dtype = entry.dtype
+                chunk = { [c] r in
+                    let tb: TensorBytes
+                    do { tb = try c.bytes(of: entry, range: r) } catch let e as LocatedError { throw e } catch {
+                        throw LocatedError(path: c.files[entry.file].path, tensor: nil, error)
+                    }
+                    // The pointer stays valid while `tb` (held by the pending chunk) is alive.
+                    return (tb.withUnsafeBytes { $0 }, tb)
+                }
             case let .blob(b):
                 open[index] = Open(holder: blobFiles[b])
-                bytes = blobFiles[b].bytes
+                let bytes = blobFiles[b].bytes
+                count = bytes.count
                 dtype = .u8
+                chunk = { r in (UnsafeRawBufferPointer(rebasing: bytes[r]), nil) }
             }
-            if bytes.count == 0 {
-                batch.append(Pending(item: index, bytes: bytes, dtype: dtype, isLast: true))
+            if count == 0 {
+                let (bytes, holder) = try chunk(0 ..< 0)
+                batch.append(Pending(item: index, bytes: bytes, dtype: dtype, isLast: true, holder: holder))
                 continue
             }
             var at = 0
-            while at < bytes.count {
-                let n = min(options.chunkSize, bytes.count - at)
-                batch.append(Pending(item: index, bytes: UnsafeRawBufferPointer(rebasing: bytes[at ..< at + n]), dtype: dtype, isLast: at + n == bytes.count))
+            while at < count {
+                let n = min(options.chunkSize, count - at)
+                let (bytes, holder) = try chunk(at ..< at + n)
+                batch.append(Pending(item: index, bytes: bytes, dtype: dtype, isLast: at + n == count, holder: holder))
                 at += n
                 batchBytes += n
                 if batchBytes >= batchLimit {
