@@ -36,8 +36,8 @@ public struct ShardedIndex: Sendable {
             var metadata: [String: String] = [:]
             var weightMapNode: JSONNode?
             try root.forEachMember { name, node in
-                if strcmp(name, "weight_map") == 0 { weightMapNode = node }
-                guard strcmp(name, "metadata") == 0 else { return }
+                if name.equals("weight_map") { weightMapNode = node }
+                guard name.equals("metadata") else { return }
                 guard case let .object(kv) = node.value else { throw LocatedError(path: path, ShardedIndexError.badMetadata) }
                 for (k, v) in kv {
                     switch v {
@@ -58,10 +58,10 @@ public struct ShardedIndex: Sendable {
                 // Indexes list a shard's tensors together: most entries name the same shard as
                 // the one before, found without building a string.
                 if let l = last, v.sameString(as: l.node) {
-                    weightMap.append((String(cString: cName), l.number))
+                    weightMap.append((cName.string, l.number))
                     return
                 }
-                let name = String(cString: cName)
+                let name = cName.string
                 guard let shard = v.string else {
                     throw LocatedError(path: path, tensor: name, ShardedIndexError.shardNotString(found: v.typeName))
                 }
