@@ -1,16 +1,17 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import LatteCore
 
 /// Reads `.safetensors` files: an 8-byte little-endian header length, a JSON header
-/// (parsed with json-c), then the tensors' bytes, packed in header-offset order.
+/// (parsed strictly by `JSON.parseTree`), then the tensors' bytes, packed in header-offset order.
 ///
 /// Every rule of the reference implementation is checked before a tensor is exposed;
 /// the data itself stays in the memory map.
 public enum SafetensorsReader {
     /// The reference implementation's limit on the header's size.
     public static let maxHeaderSize = TensorRules.maxSafetensorsHeaderSize
+
+    /// Most dimensions a tensor may have: the `.latte` manifest's limit, so whatever is
+    /// read here can be written and read back. Checked before a shape is materialized.
+    public static let maxRank = 64
 
     /// The parsed header of one file.
     public struct Header: Sendable {
@@ -38,6 +39,48 @@ public enum SafetensorsReader {
         let n = Int(declared)
         guard n <= data.count - 8 else { throw .headerOutsideFile(declared: declared, fileSize: data.count) }
         let text = UnsafeRawBufferPointer(rebasing: data[8 ..< 8 + n])
+        // The tree (a copy of the text and its tape) is gone before the entries are built.
+        let (metadata, raw) = try readEntries(text)
+
+        // The reference sorts by (begin, end) and requires each tensor to start where the
+        // previous ended; a tensor name's position in the JSON does not matter.
+        let order = raw.indices.sorted { (raw[$0].begin, raw[$0].end) < (raw[$1].begin, raw[$1].end) }
+        let dataStart = 8 + n
+        var expectedBegin = 0
+        var tensors: [TensorEntry] = []
+        tensors.reserveCapacity(raw.count)
+        for i in order {
+            let t = raw[i]
+            let shape = t.shape
+            guard t.begin == expectedBegin else {
+                throw .offsetsNotContiguous(tensor: t.name, expectedBegin: expectedBegin, found: t.begin)
+            }
+            guard let count = elementCount(of: shape) else { throw .badShape(tensor: t.name, reason: "element count overflows") }
+            let needed = t.dtype.byteCount(elements: count)
+            guard needed == t.end - t.begin else {
+                throw .sizeMismatch(tensor: t.name, dtype: t.dtype, shape: shape, expected: needed, found: t.end - t.begin)
+            }
+            tensors.append(TensorEntry(name: t.name, dtype: t.dtype, shape: shape, file: fileIndex,
+                                       storageOffset: dataStart + t.begin, storageLength: t.end - t.begin,
+                                       storageKey: t.name))
+            expectedBegin = t.end
+        }
+        let available = data.count - dataStart
+        guard expectedBegin == available else { throw .dataSizeMismatch(expected: expectedBegin, found: available) }
+        return Header(metadata: metadata, tensors: tensors, dataStart: dataStart)
+    }
+
+    /// A tensor as its header entry describes it, before the layout is checked.
+    private struct RawEntry {
+        var name: String
+        var dtype: DType
+        var shape: [Int]
+        var begin: Int
+        var end: Int
+    }
+
+    /// Parses the header text and checks each entry on its own (names, dtype, shape, offsets).
+    private static func readEntries(_ text: UnsafeRawBufferPointer) throws(SafetensorsError) -> (metadata: [String: String], entries: [RawEntry]) {
         let tree: JSONTree
         do {
             tree = try JSON.parseTree(text)
@@ -48,30 +91,34 @@ public enum SafetensorsReader {
         } catch {
             throw .headerNotJSON(error)
         }
-        defer { withExtendedLifetime(tree) {} }
         let root = tree.root
         guard root.isObject else { throw .headerNotObject(found: root.typeName) }
 
         var metadata: [String: String] = [:]
-        var raw: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
+        var raw: [RawEntry] = []
         raw.reserveCapacity(root.count)
-        // Walks json-c's tree in place: a header of 100,000 tensors is never copied into Swift values.
-        try root.forEachMember { (cName, value) throws(SafetensorsError) in
-            let name = String(cString: cName)
-            if name == "__metadata__" {
+        try root.forEachMember { (key, value) throws(SafetensorsError) in
+            let name = key.string
+            if key.equals("__metadata__") {
                 guard value.isObject else { throw .metadataNotObject(found: value.typeName) }
                 try value.forEachMember { (k, v) throws(SafetensorsError) in
-                    guard let s = v.string else { throw .metadataValueNotString(key: String(cString: k), found: v.typeName) }
-                    metadata[String(cString: k)] = s
+                    let key = k.string
+                    guard !key.utf8.contains(0) else { throw .metadataKeyHasNUL(key: key) }
+                    guard let s = v.string else { throw .metadataValueNotString(key: key, found: v.typeName) }
+                    guard !s.utf8.contains(0) else { throw .metadataValueHasNUL(key: key) }
+                    metadata[key] = s
                 }
                 return
             }
+            // As the reference implementation: a NUL cannot be part of a name (C APIs, and
+            // json-c before us, cut the name there, merging "a\u0000x" with "a\u0000y").
+            guard !name.utf8.contains(0) else { throw .nameHasNUL(tensor: name) }
             guard value.isObject else { throw .entryNotObject(tensor: name) }
             var dtypeNode: JSONNode?, shapeNode: JSONNode?, offsetsNode: JSONNode?
             value.forEachMember { f, v in
-                if strcmp(f, "dtype") == 0 { dtypeNode = v }
-                else if strcmp(f, "shape") == 0 { shapeNode = v }
-                else if strcmp(f, "data_offsets") == 0 { offsetsNode = v }
+                if f.equals("dtype") { dtypeNode = v }
+                else if f.equals("shape") { shapeNode = v }
+                else if f.equals("data_offsets") { offsetsNode = v }
                 // Other fields are ignored, as the reference implementation does.
             }
             guard let dtypeNode else { throw .missingField(tensor: name, field: "dtype") }
@@ -88,45 +135,22 @@ public enum SafetensorsReader {
             }
             let begin = Int(b64), end = Int(e64)
             guard end >= begin else { throw .endBeforeBegin(tensor: name, begin: begin, end: end) }
-            raw.append((name, dtype, shape, begin, end))
+            raw.append(RawEntry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
         }
-
-        // The reference sorts by (begin, end) and requires each tensor to start where the
-        // previous ended; a tensor name's position in the JSON does not matter.
-        let order = raw.indices.sorted { (raw[$0].begin, raw[$0].end) < (raw[$1].begin, raw[$1].end) }
-        let dataStart = 8 + n
-        var expectedBegin = 0
-        var tensors: [TensorEntry] = []
-        tensors.reserveCapacity(raw.count)
-        for i in order {
-            let t = raw[i]
-            guard t.begin == expectedBegin else {
-                throw .offsetsNotContiguous(tensor: t.name, expectedBegin: expectedBegin, found: t.begin)
-            }
-            guard let count = elementCount(of: t.shape) else { throw .badShape(tensor: t.name, reason: "element count overflows") }
-            let needed = t.dtype.byteCount(elements: count)
-            guard needed == t.end - t.begin else {
-                throw .sizeMismatch(tensor: t.name, dtype: t.dtype, shape: t.shape, expected: needed, found: t.end - t.begin)
-            }
-            tensors.append(TensorEntry(name: t.name, dtype: t.dtype, shape: t.shape, file: fileIndex,
-                                       storageOffset: dataStart + t.begin, storageLength: t.end - t.begin,
-                                       storageKey: t.name))
-            expectedBegin = t.end
-        }
-        let available = data.count - dataStart
-        guard expectedBegin == available else { throw .dataSizeMismatch(expected: expectedBegin, found: available) }
-        return Header(metadata: metadata, tensors: tensors, dataStart: dataStart)
+        return (metadata, raw)
     }
 
+    /// Reads a shape: an array of at most `maxRank` non-negative integers. The rank is
+    /// checked first, so a header that lists 50 million dimensions costs its tape and no more.
     private static func parseShape(_ v: JSONNode, tensor: String) throws(SafetensorsError) -> [Int] {
         guard v.isArray else { throw .badShape(tensor: tensor, reason: "expected an array, found \(v.typeName)") }
+        guard v.count <= maxRank else { throw .badShape(tensor: tensor, reason: "rank \(v.count) is over the limit of \(maxRank) dimensions") }
         var shape: [Int] = []
         shape.reserveCapacity(v.count)
-        for i in 0 ..< v.count {
-            let d = v[i]
+        for (i, d) in v.elements.enumerated() {
             guard let x = d.int64 else {
-                let text = d.value.serialized()
-                if case .uint = d.value { throw .badShape(tensor: tensor, reason: "dimension \(text) is too large") }
+                guard let text = d.numberText else { throw .badShape(tensor: tensor, reason: "dimension \(i) is \(d.typeName), not an integer") }
+                if d.isInteger { throw .badShape(tensor: tensor, reason: "dimension \(text) is too large") }
                 throw .badShape(tensor: tensor, reason: "dimension \(text) is not an integer")
             }
             guard x >= 0 else { throw .badShape(tensor: tensor, reason: "negative dimension \(x)") }
