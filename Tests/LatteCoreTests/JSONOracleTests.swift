@@ -52,14 +52,15 @@ private func theirs(_ text: [UInt8]) -> JSONValue? { text.withUnsafeBytes { JSON
         }
     }
 
-    /// Every JSON file in the repository reads the same with both.
+    /// Every JSON file in the repository reads the same with both, but the hostile corpus,
+    /// which is crafted to hit the deviations above.
     @Test func bothReadTheRepositorysJSONAlike() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         var files: [URL] = []
         for folder in ["fixtures", "schemas"] {
             let walker = FileManager.default.enumerator(at: root.appendingPathComponent(folder), includingPropertiesForKeys: nil)
             while let u = walker?.nextObject() as? URL {
-                if u.pathExtension == "json" { files.append(u) }
+                if u.pathExtension == "json", !u.path.contains("/fixtures/hostile/") { files.append(u) }
             }
         }
         #expect(files.count > 10)
