@@ -11,7 +11,8 @@ import Glibc
 /// 8 bytes per slot for the duplicate-key check.
 ///
 /// Refused: anything outside the grammar (comments, trailing commas, single quotes,
-/// `NaN`, leading zeros, `+1`, `.5`, raw control characters in strings), invalid UTF-8
+/// `NaN`, leading zeros, `+1`, `.5`, raw control characters in strings), numbers past the
+/// double range, invalid UTF-8
 /// (overlong forms, encoded surrogates, scalars past U+10FFFF), unpaired `\u` surrogate
 /// escapes, repeated keys in one object (compared after decoding escapes), nesting deeper
 /// than `JSON.maxDepth`, and content after the value. `\u0000` is a valid character and
@@ -212,6 +213,16 @@ struct JSONParser {
         }
         // `01`, `1.2.3`, `1x`: the token runs on where JSON needs a delimiter.
         if j < n, isWordByte(p[j]) { throw bad }
+        // A number past the double range (`1e309`, 400 digits) has no value to read back or
+        // write again: refused, as serde_json (the reference safetensors parser) does. Only
+        // fractions, exponents and integers too long for 64 bits can overflow; integers that
+        // fit are never converted here.
+        if !integer || j - start > 20 {
+            let token = UnsafeBufferPointer(start: p + start, count: j - start)
+            if let d = Double(String(decoding: token, as: UTF8.self)), !d.isFinite {
+                throw .syntax("number out of range", offset: start)
+            }
+        }
         append(JSONTape.word(.number, flag: integer, a: j - start, b: start))
         i = j
     }

@@ -165,9 +165,19 @@ private func error(_ bytes: [UInt8]) -> JSONError? {
         #expect(try JSON.parse("[1.5, -0.25, 1e3, 1E+3, 2e-2, 0.0, 1.0, 10.5e1]") == .array([
             .double(1.5), .double(-0.25), .double(1000), .double(1000), .double(0.02), .double(0), .double(1), .double(105),
         ]))
-        #expect(try JSON.parse("1e400") == .double(.infinity)) // valid JSON; the value overflows
-        #expect(try JSON.parse("1e-400") == .double(0))
+        #expect(try JSON.parse("1e-400") == .double(0)) // underflow reads as zero
+        #expect(try JSON.parse("1.7976931348623157e308") == .double(.greatestFiniteMagnitude))
         #expect(try JSON.parse("0.1") == .double(0.1))
+    }
+
+    /// What has no finite double value cannot be read back or written again: refused, as
+    /// serde_json does (json-c reads infinity; found by FuzzJSON with " 1e309").
+    @Test func numbersPastTheDoubleRangeAreRefused() {
+        #expect(error(" 1e309") == .syntax("number out of range", offset: 1))
+        #expect(error("[-1e400]") == .syntax("number out of range", offset: 1))
+        #expect(error("[1.8e308]") == .syntax("number out of range", offset: 1))
+        #expect(error("[1" + String(repeating: "0", count: 400) + "]") == .syntax("number out of range", offset: 1))
+        #expect(throws: Never.self) { try JSON.parse("[1" + String(repeating: "0", count: 300) + "]") }
     }
 
     @Test func numbersOutsideTheGrammarAreRefused() {
