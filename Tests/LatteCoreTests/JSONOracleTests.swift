@@ -18,12 +18,24 @@ private func theirs(_ text: [UInt8]) -> JSONValue? { text.withUnsafeBytes { JSON
         (#"["\udc00"]"#, "a lone low surrogate is accepted"),
         (#"{"a": 1, "a": 2}"#, "a repeated key replaces the earlier one"),
         ("[1.]", "a fraction without digits reads as 1.0"),
+        ("[09.5]", "a leading zero is let through before a fraction (found by FuzzJSON)"),
+        ("\t-.0", "a fraction without integer digits is read after a minus (found by FuzzJSON)"),
+        ("444444.", "a fraction point without digits is read at the end of the text (found by FuzzJSON)"),
+        (" 1e309", "a number past the double range reads as infinity (found by FuzzJSON)"),
         ("NaN", "NaN is read as a number"),
         ("[Infinity]", "Infinity is read as a number"),
         ("[-Infinity]", "-Infinity is read as a number"),
         ("{'a': 1}", "single-quoted strings are read"),
         ("[\"a\tb\"]", "a raw tab inside a string is read"),
     ]
+
+    /// json-c 0.16 decodes some valid surrogate pairs to U+FFFD (found by FuzzJSON); we, as
+    /// Python and serde_json, read U+2DB32.
+    @Test func jsonCMisreadsSomeSurrogatePairs() {
+        let text = Array(#"["\ud876\udf32", "\ud83d\ude00"]"#.utf8)
+        #expect(ours(text) == .array([.string("\u{2DB32}"), .string("😀")]))
+        #expect(theirs(text) == .array([.string("\u{FFFD}"), .string("😀")]))
+    }
 
     @Test(arguments: 0 ..< jsonCDeviations.count) func jsonCDeviatesWhereWeRefuse(_ i: Int) {
         let (text, why) = Self.jsonCDeviations[i]
