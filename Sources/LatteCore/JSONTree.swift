@@ -125,6 +125,15 @@ public struct JSONNode: Sendable {
         }
     }
 
+    // The accessors of `JSONValue`, so that code reading a document can take either.
+
+    /// A string, decoded (the same as `string`).
+    public var stringValue: String? { string }
+    /// An array's elements as nodes (no value is copied), nil for anything else.
+    public var arrayValue: [JSONNode]? { kind == .array ? Array(elements) : nil }
+    /// An object's members with decoded keys, in document order; nil for anything else.
+    public var objectValue: [(String, JSONNode)]? { kind == .object ? members.map { ($0.key.string, $0.value) } : nil }
+
     /// An array's elements in order (empty for anything else).
     public var elements: Elements { Elements(node: self) }
 

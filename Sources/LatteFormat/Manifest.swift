@@ -165,8 +165,8 @@ struct ManifestParser {
 
     typealias Fail = LatteFileError
 
-    func parse(_ root: JSONValue) throws(LatteFileError) -> LatteManifest {
-        guard case .object = root else { throw .manifestInvalid("expected an object, found \(root.typeName)") }
+    func parse(_ root: JSONNode) throws(LatteFileError) -> LatteManifest {
+        guard root.isObject else { throw .manifestInvalid("expected an object, found \(root.typeName)") }
         guard root["format"]?.stringValue == "latte" else { throw .manifestInvalid("\"format\" must be \"latte\"") }
         guard let major = root["version"]?["major"]?.intValue, let minor = root["version"]?["minor"]?.intValue else {
             throw .manifestInvalid("\"version\" must be {\"major\": int, \"minor\": int}")
@@ -192,7 +192,7 @@ struct ManifestParser {
                 metadata.append((k, s))
             }
         }
-        let provenance = root["provenance"] ?? .object([])
+        let provenance = root["provenance"]?.value ?? .object([])
 
         guard let sectionValues = root["sections"]?.arrayValue, sectionValues.count <= LatteLayout.maxEntries else {
             throw .manifestInvalid("\"sections\" must be an array")
@@ -299,7 +299,7 @@ struct ManifestParser {
         offset >= dataStart && length >= 0 && offset <= dataEnd && length <= dataEnd - offset
     }
 
-    private func strings(_ v: JSONValue?, _ what: String) throws(LatteFileError) -> [String] {
+    private func strings(_ v: JSONNode?, _ what: String) throws(LatteFileError) -> [String] {
         guard let arr = v?.arrayValue else { throw .manifestInvalid("\"\(what)\" must be an array of strings") }
         var out: [String] = []
         for x in arr {
@@ -309,7 +309,7 @@ struct ManifestParser {
         return out
     }
 
-    private func tensor(_ t: JSONValue, name: String, sections: [SectionEntry], chunkSize: Int) throws(LatteFileError) -> LatteTensor {
+    private func tensor(_ t: JSONNode, name: String, sections: [SectionEntry], chunkSize: Int) throws(LatteFileError) -> LatteTensor {
         func bad(_ why: String) -> LatteFileError { .tensorEntryInvalid(tensor: name, reason: why) }
         guard let dn = t["dtype"]?.stringValue, let dtype = DType(rawValue: dn) else { throw bad("unknown or missing dtype") }
         guard let dims = t["shape"]?.arrayValue, dims.count <= TensorRules.maxRank else {
@@ -339,7 +339,7 @@ struct ManifestParser {
     }
 
     /// Chunks of one tensor or blob: each inside its section, raw sizes summing to `total`.
-    private func chunks(_ v: JSONValue?, total: Int, width: Int, section: SectionEntry, chunkSize: Int, owner: String) throws(LatteFileError) -> [ChunkEntry] {
+    private func chunks(_ v: JSONNode?, total: Int, width: Int, section: SectionEntry, chunkSize: Int, owner: String) throws(LatteFileError) -> [ChunkEntry] {
         func bad(_ why: String) -> LatteFileError { .tensorEntryInvalid(tensor: owner, reason: why) }
         guard let arr = v?.arrayValue else { throw bad("\"chunks\" must be an array") }
         // A chunk holds at least one byte, so more chunks than bytes is impossible.
