@@ -59,8 +59,10 @@ struct JSONParser {
     private init(p: UnsafePointer<UInt8>, n: Int) {
         self.p = p
         self.n = n
-        // A guess that fits headers and manifests (about one value per 12 bytes) in one go.
-        capacity = max(16, n / 8)
+        // One entry per 4 bytes of text: headers and manifests need one per 7.5, so the tape
+        // is never moved for them (only touched pages cost memory); the densest text, "[0,0,...",
+        // needs one per 2 and grows once, by realloc (mremap for a block this large).
+        capacity = max(16, n / 4 + 1)
         tape = malloc(capacity * MemoryLayout<UInt64>.stride)!.assumingMemoryBound(to: UInt64.self)
         stack.reserveCapacity(JSON.maxDepth)
         keyIndices.reserveCapacity(Self.smallObject)

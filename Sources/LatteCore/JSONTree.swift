@@ -5,7 +5,12 @@ import Glibc
 /// A parsed JSON document that owns a copy of its text and the tape over it, for readers
 /// that walk large documents (a safetensors header of 10^6 tensors, a manifest) in place.
 ///
-/// Memory: the text once, plus 8 bytes per value and per key (`JSONTape`).
+/// Memory: a copy of the text plus the tape, 8 bytes per value and per key (`JSONTape`).
+/// The tape is at most 4x the text (the densest text, `[0,0,0,…]`, has a value per 2 bytes)
+/// and 1.07x for a `.latte` manifest or a safetensors header. Measured peak RSS above the
+/// mapped text (bench/json): 2.1x the document for 20 MB and 90 MB manifest-like documents
+/// (objects of ~10 keys with shape and chunk arrays) and a header of 10^6 tensors, where
+/// json-c's tree took 15.9x (19x for the header).
 ///
 /// Nodes hold a reference to their tree, so a node never outlives the memory it reads.
 public final class JSONTree: @unchecked Sendable { // immutable after init

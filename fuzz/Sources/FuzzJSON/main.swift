@@ -85,10 +85,13 @@ runFuzzer { bytes in
     let theirs = JSONCOracle.parse(bytes)
     let isUTF8 = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) != nil
 
-    // The tree view reads the same text to the same value or the same error.
-    let tree: Result<JSONValue, JSONError> = Result { () throws(JSONError) in try JSON.parseTree(bytes).root.value }
+    // The tree view reads the same text to the same value or the same error, with a tape of
+    // at most 8 bytes per 2 bytes of text (JSONTree's memory bound).
+    let tree: Result<JSONTree, JSONError> = Result { () throws(JSONError) in try JSON.parseTree(bytes) }
     switch (ours, tree) {
-    case let (.success(a), .success(b)): check(a == b, "the tree and the value differ")
+    case let (.success(a), .success(t)):
+        check(a == t.root.value, "the tree and the value differ")
+        check(t.tapeCount * 8 <= 4 * bytes.count + 8, "a tape of \(t.tapeCount) words for \(bytes.count) bytes of text")
     case let (.failure(a), .failure(b)): check(a == b, "the tree and the value fail differently: \(a) / \(b)")
     default: fatalError("the tree and the value disagree on accepting the text")
     }
