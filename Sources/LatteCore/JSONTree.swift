@@ -2,33 +2,41 @@
 import Glibc
 #endif
 
-/// A parsed JSON document that owns a copy of its text and the tape over it, for readers
-/// that walk large documents (a safetensors header of 10^6 tensors, a manifest) in place.
+/// A parsed JSON document: the tape and the text it points into, for readers that walk large
+/// documents (a safetensors header of 10^6 tensors, a manifest) in place.
 ///
-/// Memory: a copy of the text plus the tape, 8 bytes per value and per key (`JSONTape`).
-/// The tape is at most 4x the text (the densest text, `[0,0,0,…]`, has a value per 2 bytes)
-/// and 1.07x for a `.latte` manifest or a safetensors header. Measured peak RSS above the
-/// mapped text (bench/json): 2.1x the document for 20 MB and 90 MB manifest-like documents
-/// (objects of ~10 keys with shape and chunk arrays) and a header of 10^6 tensors, where
-/// json-c's tree took 15.9x (19x for the header).
+/// The text is a copy the tree owns (`JSON.parseTree(_:)`), or a mapped file's bytes that the
+/// tree keeps mapped by holding the file (`JSON.parseTree(in:range:)`). Either way, nodes
+/// hold a reference to their tree, so a node never outlives the memory it reads.
 ///
-/// Nodes hold a reference to their tree, so a node never outlives the memory it reads.
+/// Memory: the tape, 8 bytes per value and per key (`JSONTape`), plus the copy if any. The
+/// tape is at most 4x the text (the densest text, `[0,0,0,…]`, has a value per 2 bytes) and
+/// 1.07x for a `.latte` manifest or a safetensors header. Measured peak RSS above the mapped
+/// text (bench/json, with the copy): 2.1x the document for 20 MB and 90 MB manifest-like
+/// documents (objects of ~10 keys with shape and chunk arrays) and a header of 10^6 tensors,
+/// where json-c's tree took 15.9x (19x for the header).
 public final class JSONTree: @unchecked Sendable { // immutable after init
     let document: JSONDocument
-    private let text: UnsafeMutableRawPointer
     private let tape: UnsafeMutablePointer<UInt64>
+    /// The copy of the text this tree frees, or nil when `owner` holds the text.
+    private let ownedText: UnsafeMutableRawPointer?
+    /// Keeps borrowed text valid (a `MappedFile`).
+    private let owner: AnyObject?
 
-    /// Takes ownership of `text` (allocated with `UnsafeMutableRawPointer.allocate`) and `tape` (malloc'd).
-    init(text: UnsafeMutableRawPointer, textCount: Int, tape: UnsafeMutablePointer<UInt64>, count: Int) {
-        self.text = text
+    /// Takes ownership of `tape` (malloc'd) and of `ownedText` (from `UnsafeMutableRawPointer.allocate`)
+    /// when given, else keeps `owner`, which must keep `text` valid.
+    init(text: UnsafeRawPointer, textCount: Int, ownedText: UnsafeMutableRawPointer?, owner: AnyObject?,
+         tape: UnsafeMutablePointer<UInt64>, count: Int) {
+        self.ownedText = ownedText
+        self.owner = owner
         self.tape = tape
-        document = JSONDocument(text: UnsafePointer(text.assumingMemoryBound(to: UInt8.self)), textCount: textCount,
+        document = JSONDocument(text: text.assumingMemoryBound(to: UInt8.self), textCount: textCount,
                                 tape: UnsafePointer(tape), count: count)
     }
 
     deinit {
         free(tape)
-        text.deallocate()
+        ownedText?.deallocate()
     }
 
     /// The root value.

@@ -128,7 +128,19 @@ public enum JSON {
             copy.deallocate()
             throw error
         }
-        return JSONTree(text: copy, textCount: text.count, tape: parsed.tape, count: parsed.count)
+        return JSONTree(text: copy, textCount: text.count, ownedText: copy, owner: nil, tape: parsed.tape, count: parsed.count)
+    }
+
+    /// Parses bytes `range` of a mapped file in place: no copy, the tree holds the file.
+    ///
+    /// If the file changes under the map after the parse, values read later may be garbage
+    /// but every read stays inside the ranges the parse recorded (decoders are bounds-checked):
+    /// never outside the text.
+    public static func parseTree(in file: MappedFile, range: Range<Int>) throws(JSONError) -> JSONTree {
+        precondition(range.lowerBound >= 0 && range.upperBound <= file.size, "JSON range outside the mapped file")
+        let text = UnsafeRawBufferPointer(rebasing: file.bytes[range])
+        let parsed = try JSONParser.parse(text)
+        return JSONTree(text: text.baseAddress!, textCount: text.count, ownedText: nil, owner: file, tape: parsed.tape, count: parsed.count)
     }
 
     /// Parses a Swift string (configs, index files read into memory).

@@ -36,7 +36,7 @@ public enum CheckpointReader {
             if isSafetensors {
                 return try ShardedIndex.open(path: path, format: .safetensorsSharded, configPath: configPath) { file, i in
                     do {
-                        let h = try SafetensorsReader.parseHeader(file.bytes, fileIndex: i)
+                        let h = try SafetensorsReader.parseHeader(in: file, fileIndex: i)
                         return (h.tensors, h.metadata, [])
                     } catch { throw LocatedError(path: file.path, error) }
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import LatteCore
 
@@ -58,6 +59,26 @@ private func tree(_ text: String) throws -> JSONTree {
         #expect(dtype.string == "F32")
         #expect(shape.elements.map(\.int64) == [1024, 1024])
         #expect(key.string == "weight")
+    }
+
+    /// A tree over a mapped file reads it in place and keeps it mapped: nodes outlive every
+    /// other reference to the file.
+    @Test func aTreeInAMappedFileKeepsTheFileMapped() throws {
+        let path = NSTemporaryDirectory() + "latte-json-tree-\(getpid()).bin"
+        defer { unlink(path) }
+        let text = #"{"t": {"shape": [2, 3], "name": "w\u00e9"}}"#
+        try Data([1, 2, 3] + Array(text.utf8) + [0xFF]).write(to: URL(fileURLWithPath: path))
+        func node() throws -> JSONNode {
+            let file = try MappedFile(path: path)
+            return try JSON.parseTree(in: file, range: 3 ..< 3 + text.utf8.count).root["t"]!
+        }
+        let t = try node()
+        _ = [UInt8](repeating: 0xAA, count: 1 << 16)
+        #expect(t["shape"]?.elements.map(\.int64) == [2, 3])
+        #expect(t["name"]?.string == "wé")
+        // The range is what is parsed: the bytes around it are not JSON.
+        let file = try MappedFile(path: path)
+        #expect(throws: JSONError.self) { try JSON.parseTree(in: file, range: 0 ..< file.size) }
     }
 
     @Test func theTreeOwnsACopyOfItsText() throws {
