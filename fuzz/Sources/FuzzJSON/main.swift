@@ -1,3 +1,4 @@
+import Foundation
 import FuzzSupport
 import LatteCore
 import LatteJSONOracle
@@ -6,6 +7,12 @@ import LatteJSONOracle
 // implementation. Same verdict on every valid UTF-8 text, but for json-c's known deviations
 // (below); same value when both accept; the tree agrees with the value; whatever we accept
 // serializes and parses back to itself. A text that is not UTF-8 must be refused.
+//
+// json-c shares some of the bugs we fixed (it cuts keys at NUL, accepts lone surrogates), so a
+// second oracle watches strings: whatever we accept, Foundation's JSONSerialization accepts
+// too, with the same strings, keys and values, exactly (scalar by scalar). It refuses lone
+// surrogates and keeps NUL; it accepts "[1,]" and merges repeated keys, which we refuse, so
+// it is consulted only for texts we accept.
 //
 // json-c's known deviations (checked one by one in Tests/LatteCoreTests/JSONOracleTests.swift):
 // it accepts repeated keys, unpaired surrogate escapes, raw control characters in strings,
@@ -68,6 +75,33 @@ func agree(_ ours: JSONValue, _ theirs: JSONValue) -> Bool {
     }
 }
 
+/// Every string of a value, keys and values, as scalar arrays in a canonical order (Foundation's
+/// objects are unordered dictionaries).
+func strings(of v: JSONValue) -> [[UInt32]] {
+    var out: [[UInt32]] = []
+    func walk(_ v: JSONValue) {
+        switch v {
+        case let .string(s): out.append(s.unicodeScalars.map(\.value))
+        case let .array(items): items.forEach(walk)
+        case let .object(members): for (k, x) in members { out.append(k.unicodeScalars.map(\.value)); walk(x) }
+        default: break
+        }
+    }
+    walk(v)
+    return out.sorted { $0.lexicographicallyPrecedes($1) }
+}
+
+func strings(ofFoundation v: Any) -> [[UInt32]] {
+    var out: [[UInt32]] = []
+    func walk(_ v: Any) {
+        if let s = v as? String { out.append(s.unicodeScalars.map(\.value)) }
+        else if let a = v as? [Any] { a.forEach(walk) }
+        else if let d = v as? [String: Any] { for (k, x) in d { out.append(k.unicodeScalars.map(\.value)); walk(x) } }
+    }
+    walk(v)
+    return out.sorted { $0.lexicographicallyPrecedes($1) }
+}
+
 /// A failed check, with its message (`precondition` drops messages in release builds).
 func check(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition { fatalError(message()) }
@@ -103,6 +137,9 @@ runFuzzer { bytes in
         check(agree(v, theirs!), "read a different value than json-c: \(v) / \(theirs!)")
         let again = try? JSON.parse(v.serialized())
         check(again == v, "serialized JSON did not parse back to the same value")
+        let foundation = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+        check(foundation != nil, "accepted what Foundation refuses")
+        check(strings(of: v) == strings(ofFoundation: foundation!), "read different strings than Foundation")
     case let .failure(error):
         if isUTF8, theirs != nil {
             check(knownDeviation(error, bytes), "refused what json-c accepts, for no known reason: \(error)")
