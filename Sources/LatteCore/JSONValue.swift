@@ -89,7 +89,7 @@ public enum JSONError: Error, Equatable, CustomStringConvertible {
         case .truncated: "invalid JSON: the text ends early"
         case let .trailingContent(off): "invalid JSON: unexpected content after the value at byte \(off)"
         case let .tooDeep(limit): "invalid JSON: nested deeper than \(limit) levels"
-        case let .duplicateKey(k, _): "duplicate key \"\(k.escapedForMessage)\""
+        case let .duplicateKey(k, _): "duplicate key \"\(escapingControlCharacters(k))\""
         case let .tooLarge(size, limit): "JSON text of \(size) bytes is over the limit of \(limit)"
         }
     }

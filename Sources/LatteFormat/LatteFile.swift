@@ -65,7 +65,7 @@ public final class LatteFile: @unchecked Sendable {
         let text = UnsafeRawBufferPointer(rebasing: b[Int(offset) ..< t])
         let found = XXH64.hash(text)
         guard found == sum else { throw .manifestChecksumMismatch(expected: sum, found: found) }
-        // Read in place (JSONTree: about 3x the manifest's size), not as a JSONValue (about 7x).
+        // Read in place (JSONTree: about 2x the manifest's size), not as a JSONValue (about 7x).
         let tree: JSONTree
         do { tree = try JSON.parseTree(text) } catch { throw .manifestNotJSON(error.description) }
         return try ManifestParser(dataStart: LatteLayout.headerSize, dataEnd: Int(offset)).parse(tree.root)

@@ -91,7 +91,7 @@ private func error(_ bytes: [UInt8]) -> JSONError? {
         let v = try JSON.parse(#"{"a\u0000x": 1, "a\u0000y": 2}"#)
         #expect(v.objectValue?.map(\.0) == ["a\u{0}x", "a\u{0}y"])
         #expect(error(#"{"a\u0000x": 1, "a\u0000x": 2}"#) == .duplicateKey("a\u{0}x", depth: 1))
-        #expect(JSONError.duplicateKey("a\u{0}x", depth: 1).description == #"duplicate key "a\u0000x""#)
+        #expect(JSONError.duplicateKey("a\u{0}x", depth: 1).description == #"duplicate key "a\0x""#)
     }
 
     @Test func unpairedSurrogatesAreRefused() {

@@ -21,13 +21,13 @@ private func entry(_ name: String, shape: String = "[0]", dtype: String = "U8") 
         let merged = "{" + entry(#"a\u0000x"#) + "," + entry(#"a\u0000y"#) + "}"
         #expect(refusal(merged) == .nameHasNUL(tensor: "a\u{0}x"))
         #expect(refusal("{" + entry(#"\u0000"#) + "}") == .nameHasNUL(tensor: "\u{0}"))
-        #expect(SafetensorsError.nameHasNUL(tensor: "a\u{0}x").description == #"tensor 'a\u0000x': the name contains a NUL character"#)
+        #expect(SafetensorsError.nameHasNUL(tensor: "a\u{0}x").description == #"tensor 'a\0x': the name contains a NUL character"#)
     }
 
     @Test func aNULInMetadataIsRefused() {
         #expect(refusal(#"{"__metadata__": {"k\u0000": "v"}}"#) == .metadataKeyHasNUL(key: "k\u{0}"))
         #expect(refusal(#"{"__metadata__": {"k": "v\u0000w"}}"#) == .metadataValueHasNUL(key: "k"))
-        #expect(SafetensorsError.metadataKeyHasNUL(key: "k\u{0}").description == #"__metadata__ key 'k\u0000' contains a NUL character"#)
+        #expect(SafetensorsError.metadataKeyHasNUL(key: "k\u{0}").description == #"__metadata__ key 'k\0' contains a NUL character"#)
     }
 
     @Test func loneSurrogatesAreRefusedWithTheirOffset() {
@@ -43,16 +43,16 @@ private func entry(_ name: String, shape: String = "[0]", dtype: String = "U8") 
         let clear = "\u{1B}[2J\u{1B}[H"
         let e = try #require(refusal("{" + entry(#"\u001b[2J\u001b[H"#, dtype: "F12") + "}"))
         #expect(e == .unknownDType(tensor: clear, dtype: "F12"))
-        #expect(e.description == #"tensor '\u001b[2J\u001b[H': unknown dtype 'F12'"#)
+        #expect(e.description == #"tensor '\x1b[2J\x1b[H': unknown dtype 'F12'"#)
         #expect(!e.description.utf8.contains(0x1B))
         // C1 controls (U+009B is a one-byte CSI), DEL and bidi overrides too.
         let sneaky = try #require(refusal("{" + entry(#"a\u009b31mb\u007f\u202ec\nd"#, dtype: "F12") + "}"))
-        #expect(sneaky.description == #"tensor 'a\u009b31mb\u007f\u202ec\nd': unknown dtype 'F12'"#)
+        #expect(sneaky.description == #"tensor 'a\u{9b}31mb\x7f\u{202e}c\nd': unknown dtype 'F12'"#)
         let dtype = try #require(refusal("{" + entry("t", dtype: #"\u001b]0;pwned\u0007"#) + "}"))
-        #expect(dtype.description == #"tensor 't': unknown dtype '\u001b]0;pwned\u0007'"#)
+        #expect(dtype.description == #"tensor 't': unknown dtype '\x1b]0;pwned\x07'"#)
         let dup = try #require(refusal("{" + entry(#"\u001b"#) + "," + entry(#"\u001b"#) + "}"))
         #expect(dup == .duplicateTensor("\u{1B}"))
-        #expect(dup.description == #"tensor '\u001b' appears twice in the header"#)
+        #expect(dup.description == #"tensor '\x1b' appears twice in the header"#)
     }
 
     @Test func unicodeNamesAreKept() throws {

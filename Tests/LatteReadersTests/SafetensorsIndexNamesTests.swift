@@ -18,15 +18,15 @@ private func indexError(_ text: String) -> String? {
     @Test func aNULInATensorNameIsRefused() {
         // json-c cut this name to "a", which the shard may well hold.
         #expect(indexError(#"{"weight_map": {"a\u0000x": "model.safetensors"}}"#)
-            == #"m.index.json: tensor 'a\u0000x' in 'weight_map': the name contains a NUL character"#)
+            == #"m.index.json: tensor 'a\0x' in 'weight_map': the name contains a NUL character"#)
         #expect(indexError(#"{"weight_map": {"b": "m.safetensors", "a\u0000": "m.safetensors"}}"#)
-            == #"m.index.json: tensor 'a\u0000' in 'weight_map': the name contains a NUL character"#)
+            == #"m.index.json: tensor 'a\0' in 'weight_map': the name contains a NUL character"#)
     }
 
     @Test func aNULInAShardNameIsRefused() {
         // The path would be cut at the NUL when opened: "model.safetensors\0.evil" opens "model.safetensors".
         #expect(indexError(#"{"weight_map": {"a": "model.safetensors\u0000.evil"}}"#)
-            == #"m.index.json: tensor 'a': shard 'model.safetensors\u0000.evil' is not a file inside the index's folder"#)
+            == #"m.index.json: tensor 'a': shard 'model.safetensors\0.evil' is not a file inside the index's folder"#)
     }
 
     @Test func loneSurrogatesAreNotJSON() throws {
@@ -35,6 +35,6 @@ private func indexError(_ text: String) -> String? {
     }
 
     @Test func shardNamesAreEscapedInMessages() {
-        #expect(ShardedIndexError.missingShard("x\u{1B}[2J.safetensors").description == #"shard 'x\u001b[2J.safetensors' named by the index does not exist"#)
+        #expect(ShardedIndexError.missingShard("x\u{1B}[2J.safetensors").description == #"shard 'x\x1b[2J.safetensors' named by the index does not exist"#)
     }
 }

@@ -9,9 +9,9 @@ public enum SafetensorsReader {
     /// The reference implementation's limit on the header's size.
     public static let maxHeaderSize = TensorRules.maxSafetensorsHeaderSize
 
-    /// Most dimensions a tensor may have: the `.latte` manifest's limit, so whatever is
-    /// read here can be written and read back. Checked before a shape is materialized.
-    public static let maxRank = 64
+    /// Most dimensions a tensor may have (`TensorRules.maxRank`, what the writers and the
+    /// `.latte` reader allow). Checked before a shape is materialized.
+    public static let maxRank = TensorRules.maxRank
 
     /// The parsed header of one file.
     public struct Header: Sendable {

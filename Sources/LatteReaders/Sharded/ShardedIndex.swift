@@ -168,13 +168,13 @@ public enum ShardedIndexError: Error, Equatable, CustomStringConvertible {
         case .missingWeightMap: "index has no 'weight_map'"
         case .weightMapNotObject: "index 'weight_map' must be an object of tensor name to shard file"
         case let .shardNotString(f): "shard name must be a string, found \(f)"
-        case let .shardOutsideFolder(s): "shard '\(s.escapedForMessage)' is not a file inside the index's folder"
-        case let .missingShard(s): "shard '\(s.escapedForMessage)' named by the index does not exist"
-        case let .tensorMissingFromShard(s): "listed in the index but absent from shard '\(s.escapedForMessage)'"
-        case let .tensorInOtherShard(i, f): "the index puts it in '\(i.escapedForMessage)' but it is in '\(f.escapedForMessage)'"
-        case let .tensorInTwoShards(a, b): "present in two shards, '\(a.escapedForMessage)' and '\(b.escapedForMessage)'"
-        case let .tensorNotIndexed(s): "present in shard '\(s.escapedForMessage)' but not listed in the index"
-        case let .nameHasNUL(n): "tensor '\(n.escapedForMessage)' in 'weight_map': the name contains a NUL character"
+        case let .shardOutsideFolder(s): "shard '\(escapingControlCharacters(s))' is not a file inside the index's folder"
+        case let .missingShard(s): "shard '\(escapingControlCharacters(s))' named by the index does not exist"
+        case let .tensorMissingFromShard(s): "listed in the index but absent from shard '\(escapingControlCharacters(s))'"
+        case let .tensorInOtherShard(i, f): "the index puts it in '\(escapingControlCharacters(i))' but it is in '\(escapingControlCharacters(f))'"
+        case let .tensorInTwoShards(a, b): "present in two shards, '\(escapingControlCharacters(a))' and '\(escapingControlCharacters(b))'"
+        case let .tensorNotIndexed(s): "present in shard '\(escapingControlCharacters(s))' but not listed in the index"
+        case let .nameHasNUL(n): "tensor '\(escapingControlCharacters(n))' in 'weight_map': the name contains a NUL character"
         }
     }
 }
