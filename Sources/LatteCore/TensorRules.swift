@@ -25,8 +25,9 @@ public enum TensorRules {
         textProblem(key, what: "metadata key '\(key)'") ?? textProblem(value, what: "the value of metadata key '\(key)'")
     }
 
-    /// Why a string cannot be stored: json-c's object keys are C strings, so an escaped NUL
-    /// would cut a name short (and merge two names into one); readers refuse it everywhere.
+    /// Why a string cannot be stored: C strings (and json-c, latte's former JSON parser) end at
+    /// a NUL, so an escaped NUL would cut a name short (and merge two names into one); readers
+    /// refuse it everywhere.
     public static func textProblem(_ s: String, what: String) -> String? {
         s.utf8.contains(0) ? "\(what) contains a NUL character (\\u0000), which readers refuse" : nil
     }
