@@ -338,7 +338,7 @@ private final class Job {
             provenance: .object(provenance), sections: sectionEntries,
             tensors: tensors.map { $0! }, blobs: blobs.map { $0! })
         try ReadBackRules.checkDepth(.object(provenance), configPath: options.configPath ?? c.configPath)
-        let text = Array(manifest.json.serialized().utf8)
+        let text = manifest.serializedText()
         try ReadBackRules.checkManifest(size: text.count, path: out.finalPath)
         let manifestOffset = out.offset
         try out.write(text)

@@ -26,11 +26,19 @@ import LatteReaders
         Set(try FileManager.default.contentsOfDirectory(atPath: "/tmp").filter { $0.hasPrefix("latte-reference-") })
     }
 
+    /// A /proc file read to its end: `String(contentsOfFile:)` trusts the size that /proc
+    /// reports (zero or one page) and returns a prefix of a long `maps`.
+    func procText(_ path: String) -> String {
+        guard let h = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? h.close() }
+        return String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
+    }
+
     /// Paths the process `pid` has open or mapped, from /proc.
     func openPaths(_ pid: Int32) -> [String] {
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
         let links = fds.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
-        let maps = (try? String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)) ?? ""
+        let maps = procText("/proc/\(pid)/maps")
         let mapped = maps.split(separator: "\n").compactMap { line in line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first.map(String.init) }
         return links + mapped
     }
@@ -143,7 +151,7 @@ import LatteReaders
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
             paths = openPaths(p.processIdentifier)
-            let status = (try? String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8)) ?? ""
+            let status = procText("/proc/\(p.processIdentifier)/status")
             let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
             if paths.contains(file) && rss > 100_000 { break }
             usleep(20_000)
