@@ -21,5 +21,10 @@ let package = Package(
         .executableTarget(name: "FuzzLatteFile", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteFormat")]),
         .executableTarget(name: "FuzzMapping", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteMapper")]),
         .executableTarget(name: "FuzzModelConfig", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteMapper")]),
+        // Structure-aware targets (custom mutators, issue 10): the .latte manifest and payloads,
+        // generated torch.save files.
+        .executableTarget(name: "FuzzLatteStructure", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteFormat"), latte("LatteReaders")]),
+        .executableTarget(name: "FuzzRunPath", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteMapper"), latte("LatteReaders"), latte("LatteRuntime")]),
+        .executableTarget(name: "FuzzTorchStructure", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteFormat"), latte("LatteReaders")]),
     ]
 )

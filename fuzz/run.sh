@@ -2,8 +2,10 @@
 # Builds the fuzz targets and runs each one.
 #   fuzz/run.sh            FUZZ_SECONDS per target (default 60), corpora kept in fuzz/corpus/
 #   fuzz/run.sh --smoke    a short deterministic run (fixed seed and run count), as `make test` does
-# A crash, a leak, a timeout (> 5 s for one input) or memory over 2 GB is a finding: the
-# input is saved in fuzz/crashes/ and the script exits 1.
+# A crash, a leak, a timeout (> 10 s for one input), memory over 1 GiB (resident, or one
+# allocation over 1 GiB) is a finding, so a bomb counts as one: the input is saved in
+# fuzz/crashes/ and the script exits 1. These are the resource budget every input must keep.
+#   FUZZ_TARGETS="FuzzLatteStructure FuzzRunPath"   runs only those targets
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(cd .. && pwd)
@@ -14,6 +16,14 @@ swift build -c release --build-path "$BUILD" --toolset toolset.json -Xswiftc -sa
   -Xcc -fsanitize=address -Xcc -fsanitize=fuzzer-no-link 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
 BIN="$BUILD/release"
 mkdir -p crashes corpus
+LIMITS=(-timeout=10 -rss_limit_mb=1024 -malloc_limit_mb=1024)
+# Swift's own crash backtracer reads memory that AddressSanitizer watches and reports itself;
+# libFuzzer and ASan print the stack instead. A smaller quarantine keeps freed memory from
+# counting against the 1 GiB (64 MiB still holds every buffer a batch frees).
+export SWIFT_BACKTRACE=enable=no
+export ASAN_OPTIONS="${ASAN_OPTIONS:-quarantine_size_mb=64}"
+export OPENBLAS_NUM_THREADS=1
+export FUZZ_RUN_MODEL="$ROOT/fixtures/models/tiny"
 
 # Seeds: committed fixtures that exercise each parser.
 seeds() {
@@ -28,6 +38,13 @@ seeds() {
       for m in tiny-bf16 k2 cfg; do "$ROOT/.build/debug/latte" convert "$ROOT/fixtures/models/$m" -o "$TMPDIR_SEEDS/$m.latte" --no-progress 2>/dev/null || true; done
       "$ROOT/.build/debug/latte" convert "$ROOT/fixtures/readers/all_dtypes.safetensors" -o "$TMPDIR_SEEDS/dtypes.latte" --no-progress 2>/dev/null || true
       ls "$TMPDIR_SEEDS"/*.latte ;;
+    FuzzLatteStructure)
+      # Files made by the library's writer inside the target (many small chunks, groups, an
+      # embedded file), and the fixtures converted by the CLI when it is built.
+      "$BIN/FuzzLatteStructure" --write-seeds "$TMPDIR_SEEDS" 8 >/dev/null
+      for m in tiny-bf16 k2; do "$ROOT/.build/debug/latte" convert "$ROOT/fixtures/models/$m" -o "$TMPDIR_SEEDS/$m.latte" --no-progress 2>/dev/null || true; done
+      ls "$TMPDIR_SEEDS"/*.latte ;;
+    FuzzTorchStructure|FuzzRunPath) ;; # their custom mutators make the first inputs
     FuzzRANS)
       # Near-valid streams (mode 1): stretches of the fixtures' weights, BF16 exponents included.
       python3 - "$TMPDIR_SEEDS" "$ROOT"/fixtures/readers/*.safetensors <<'PY'
@@ -62,8 +79,25 @@ dict() {
   esac
 }
 
+# Inputs per target in a smoke run: the structure-aware targets run whole files through
+# read, verify, export or convert per input, 20-100 times slower than the parsers.
+smoke_runs() {
+  case "$1" in
+    FuzzLatteStructure|FuzzTorchStructure) echo "${FUZZ_RUNS:-400}" ;;
+    FuzzRunPath) echo "${FUZZ_RUNS:-300}" ;;
+    *) echo "${FUZZ_RUNS:-3000}" ;;
+  esac
+}
+extra() {
+  case "$1" in
+    FuzzLatteStructure) echo "-max_len=1048576" ;; # room for manifests of thousands of chunks
+  esac
+}
+
 status=0
-TARGETS=(FuzzSafetensors FuzzJSON FuzzShardIndex FuzzModelConfig FuzzMapping FuzzZip FuzzPickle FuzzTorchFile FuzzRANS FuzzLatteFile)
+TARGETS=(FuzzSafetensors FuzzJSON FuzzShardIndex FuzzModelConfig FuzzMapping FuzzZip FuzzPickle FuzzTorchFile FuzzRANS FuzzLatteFile
+         FuzzLatteStructure FuzzTorchStructure FuzzRunPath)
+if [ -n "${FUZZ_TARGETS:-}" ]; then read -r -a TARGETS <<<"$FUZZ_TARGETS"; fi
 for target in "${TARGETS[@]}"; do
   TMPDIR_SEEDS=$(mktemp -d)
   work="corpus/$target"
@@ -71,12 +105,12 @@ for target in "${TARGETS[@]}"; do
   seed_dir=$(mktemp -d)
   for f in $(seeds $target); do cp "$f" "$seed_dir/$(echo "$f" | md5sum | cut -c1-12)"; done
   if [ "${1:-}" = "--smoke" ]; then
-    args=(-seed=1 -runs=${FUZZ_RUNS:-3000} "$seed_dir")
+    args=(-seed=1 -runs=$(smoke_runs $target) "$seed_dir")
   else
     args=(-max_total_time=${FUZZ_SECONDS:-60} "$work" "$seed_dir")
   fi
   log=$(mktemp)
-  if "$BIN/$target" -timeout=5 -rss_limit_mb=2048 -artifact_prefix=crashes/$target- $(dict $target) "${args[@]}" >"$log" 2>&1; then
+  if "$BIN/$target" "${LIMITS[@]}" -artifact_prefix=crashes/$target- $(dict $target) $(extra $target) "${args[@]}" >"$log" 2>&1; then
     execs=$(grep -oE "Done [0-9]+ runs" "$log" | grep -oE "[0-9]+" || echo "?")
     echo "fuzz $target: ok, $execs executions"
   else

@@ -37,3 +37,11 @@ public func writeInputFile(_ bytes: UnsafeRawBufferPointer, tag: String) -> Stri
     close(fd)
     return path
 }
+
+/// Reports a broken expectation and aborts, which libFuzzer counts as a crash and saves the
+/// input for. (`precondition` drops its message in optimized builds.)
+public func finding(_ message: String) -> Never {
+    let line = Array("FINDING: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    abort()
+}
