@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "LatteMapper", targets: ["LatteMapper"]),
         .library(name: "LatteRuntime", targets: ["LatteRuntime"]),
         .library(name: "LatteFormat", targets: ["LatteFormat"]),
+        // json-c behind LatteCore's JSON types: the differential oracle of the fuzz target and tests.
+        .library(name: "LatteJSONOracle", targets: ["LatteJSONOracle"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,7 +26,9 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // The tensor model, memory maps, JSON and the errors every module shares.
-        .target(name: "LatteCore", dependencies: ["CJSONC", "CCrypto"]),
+        .target(name: "LatteCore", dependencies: ["CCrypto"]),
+        // json-c read into `JSONValue`: an independent parser to check ours against (never used to read files).
+        .target(name: "LatteJSONOracle", dependencies: ["LatteCore", "CJSONC"]),
         // Checkpoint readers: safetensors, PyTorch zip/legacy/export, sharded indexes.
         .target(name: "LatteReaders", dependencies: ["LatteCore"]),
         // The timestep-expert mapper: config, layers to groups, residual-attention gates.
@@ -47,7 +51,7 @@ let package = Package(
         ),
 
         .testTarget(name: "LatteCoreTests", dependencies: [
-            "LatteCore", .product(name: "PropertyBased", package: "swift-property-based"),
+            "LatteCore", "LatteJSONOracle", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "LatteReadersTests", dependencies: ["LatteReaders"]),
         .testTarget(name: "LatteMapperTests", dependencies: ["LatteMapper", "LatteCore", "LatteReaders"]),

@@ -12,7 +12,7 @@ let package = Package(
     targets: [
         .target(name: "FuzzSupport"),
         .executableTarget(name: "FuzzSafetensors", dependencies: ["FuzzSupport", latte("LatteReaders")]),
-        .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", latte("LatteCore")]),
+        .executableTarget(name: "FuzzJSON", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteJSONOracle")]),
         .executableTarget(name: "FuzzShardIndex", dependencies: ["FuzzSupport", latte("LatteReaders")]),
         .executableTarget(name: "FuzzZip", dependencies: ["FuzzSupport", latte("LatteReaders")]),
         .executableTarget(name: "FuzzPickle", dependencies: ["FuzzSupport", latte("LatteReaders")]),

@@ -44,62 +44,124 @@ public final class Checkpoint: @unchecked Sendable {
     public func tensor(named name: String) -> TensorEntry? { index[name].map { tensors[$0] } }
 
     /// The tensor's bytes, contiguous, row-major, little-endian: a zero-copy slice of the
-    /// map when the stored view is already that, otherwise a materialized copy.
+    /// map when the stored view is already that, otherwise a materialized copy (at most
+    /// the storage's bytes plus `TensorEntry.maxViewExpansionBytes`, which readers enforce;
+    /// writers that need less at a time use `bytes(of:range:)`).
     public func bytes(of entry: TensorEntry) throws -> TensorBytes {
+        try bytes(of: entry, range: 0 ..< entry.byteCount)
+    }
+
+    /// Bytes `range` of the tensor's contiguous little-endian form: a zero-copy slice of
+    /// the map when the stored view is already that, otherwise a copy of just that range,
+    /// so a strided, expanded or big-endian tensor is streamed a chunk at a time.
+    public func bytes(of entry: TensorEntry, range: Range<Int>) throws -> TensorBytes {
         guard !entry.isMeta else { throw TensorReadError.noData(tensor: entry.name) }
+        guard range.lowerBound >= 0, range.upperBound <= entry.byteCount else {
+            throw TensorReadError.rangeOutsideTensor(tensor: entry.name, lower: range.lowerBound, upper: range.upperBound,
+                                                     byteCount: entry.byteCount)
+        }
         let file = files[entry.file]
         try file.checkUnchanged()
         guard let storage = file.slice(entry.storageOffset, entry.storageLength) else {
             throw TensorReadError.storageOutsideFile(tensor: entry.name, path: file.path)
         }
         if entry.isContiguous {
-            let start = (entry.elementOffset * entry.dtype.bitWidth) / 8
-            guard start + entry.byteCount <= storage.count else {
+            // Readers checked offset and size against the storage; check again, overflow-safe,
+            // since a TensorEntry can be built by hand.
+            let (bits, o1) = entry.elementOffset.multipliedReportingOverflow(by: entry.dtype.bitWidth)
+            let start = bits / 8
+            let (end, o2) = start.addingReportingOverflow(range.upperBound)
+            guard !o1, !o2, entry.elementOffset >= 0, end <= storage.count else {
                 throw TensorReadError.storageOutsideFile(tensor: entry.name, path: file.path)
             }
-            return TensorBytes(owner: file, bytes: UnsafeRawBufferPointer(rebasing: storage[start ..< start + entry.byteCount]))
+            return TensorBytes(owner: file, bytes: UnsafeRawBufferPointer(rebasing: storage[start + range.lowerBound ..< end]))
         }
-        return TensorBytes(owned: try materialize(entry, from: storage))
+        // The copier trusts the view's arithmetic: check it here too (a few operations per call).
+        do { try entry.checkViewInsideStorage() } catch { throw TensorReadError.badView(tensor: entry.name, error) }
+        return TensorBytes(owned: try ViewCopier(entry: entry, storage: storage).copy(range))
+    }
+}
+
+/// Copies byte ranges of a strided view's logical (row-major, little-endian) form out of
+/// its storage. Offsets are element counts checked by `TensorEntry.checkViewInsideStorage`
+/// before a copier is made: no position computed here exceeds the storage.
+struct ViewCopier {
+    let entry: TensorEntry
+    let storage: UnsafeRawBufferPointer
+    let shape: [Int]
+    let strides: [Int]
+
+    init(entry: TensorEntry, storage: UnsafeRawBufferPointer) {
+        self.entry = entry
+        self.storage = storage
+        shape = entry.shape
+        strides = entry.strides
     }
 
-    private func materialize(_ e: TensorEntry, from storage: UnsafeRawBufferPointer) throws -> [UInt8] {
-        guard let width = e.dtype.byteWidth else { throw TensorReadError.stridedSubByte(tensor: e.name) }
-        let count = e.elementCount
-        var out = [UInt8](repeating: 0, count: count * width)
-        if count == 0 { return out }
-        let rank = e.shape.count
-        out.withUnsafeMutableBytes { dst in
-            // Walk the index space; the innermost dimension is copied as a run when dense.
-            let innerDense = rank == 0 || e.strides[rank - 1] == 1
-            let innerCount = rank == 0 ? 1 : e.shape[rank - 1]
-            var idx = [Int](repeating: 0, count: max(rank - 1, 0))
-            var written = 0
-            while written < count * width {
-                var src = e.elementOffset
-                for i in 0 ..< idx.count { src += idx[i] * e.strides[i] }
-                if innerDense {
-                    let n = innerCount * width
-                    dst.baseAddress!.advanced(by: written).copyMemory(from: storage.baseAddress!.advanced(by: src * width), byteCount: n)
-                    written += n
-                } else {
-                    let step = e.strides[rank - 1]
-                    for j in 0 ..< innerCount {
-                        dst.baseAddress!.advanced(by: written).copyMemory(
-                            from: storage.baseAddress!.advanced(by: (src + j * step) * width), byteCount: width)
-                        written += width
-                    }
-                }
-                var d = idx.count - 1
-                while d >= 0 {
-                    idx[d] += 1
-                    if idx[d] < e.shape[d] { break }
-                    idx[d] = 0
-                    d -= 1
+    func copy(_ range: Range<Int>) throws -> [UInt8] {
+        guard let width = entry.dtype.byteWidth else { throw TensorReadError.stridedSubByte(tensor: entry.name) }
+        var out = [UInt8](repeating: 0, count: range.count)
+        if range.isEmpty { return out }
+        let first = range.lowerBound / width
+        let end = (range.upperBound + width - 1) / width
+        if range.lowerBound % width == 0, range.upperBound % width == 0 {
+            out.withUnsafeMutableBytes { copyElements(first, end - first, width, into: $0) }
+        } else {
+            // A chunk boundary inside an element (16-byte complex128 and chunks of 8 bytes):
+            // copy the whole elements it touches, then the part asked for.
+            var whole = [UInt8](repeating: 0, count: (end - first) * width)
+            whole.withUnsafeMutableBytes { copyElements(first, end - first, width, into: $0) }
+            let skip = range.lowerBound - first * width
+            out.withUnsafeMutableBytes { dst in
+                whole.withUnsafeBytes { src in
+                    dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[skip ..< skip + range.count]))
                 }
             }
-            if e.byteOrder == .big { swapBytes(dst, unit: e.dtype.swapUnit) }
         }
         return out
+    }
+
+    /// Elements `first ..< first + count` of the row-major order, into `dst`.
+    private func copyElements(_ first: Int, _ count: Int, _ width: Int, into dst: UnsafeMutableRawBufferPointer) {
+        let rank = shape.count
+        let src = storage.baseAddress!
+        var to = dst.baseAddress!
+        if rank == 0 {
+            to.copyMemory(from: src + entry.elementOffset * width, byteCount: width)
+        } else {
+            // The multi-index of `first`, then runs along the innermost dimension.
+            var idx = [Int](repeating: 0, count: rank)
+            var rest = first
+            for d in stride(from: rank - 1, through: 0, by: -1) {
+                idx[d] = rest % shape[d]
+                rest /= shape[d]
+            }
+            let inner = rank - 1, step = strides[inner]
+            var left = count
+            while left > 0 {
+                var at = entry.elementOffset
+                for d in 0 ..< inner { at += idx[d] * strides[d] }
+                at += idx[inner] * step
+                let n = min(shape[inner] - idx[inner], left)
+                if step == 1 {
+                    to.copyMemory(from: src + at * width, byteCount: n * width)
+                } else {
+                    for j in 0 ..< n { (to + j * width).copyMemory(from: src + (at + j * step) * width, byteCount: width) }
+                }
+                to += n * width
+                left -= n
+                idx[inner] += n
+                var d = inner
+                while d > 0, idx[d] == shape[d] {
+                    idx[d] = 0
+                    d -= 1
+                    idx[d] += 1
+                }
+            }
+        }
+        if entry.byteOrder == .big {
+            swapBytes(UnsafeMutableRawBufferPointer(rebasing: dst[0 ..< count * width]), unit: entry.dtype.swapUnit)
+        }
     }
 }
 
@@ -148,12 +210,16 @@ public enum TensorReadError: Error, Equatable, CustomStringConvertible {
     case storageOutsideFile(tensor: String, path: String)
     case stridedSubByte(tensor: String)
     case noData(tensor: String)
+    case rangeOutsideTensor(tensor: String, lower: Int, upper: Int, byteCount: Int)
+    case badView(tensor: String, TensorLayoutError)
 
     public var description: String {
         switch self {
         case let .storageOutsideFile(t, p): "\(p): tensor '\(t)': its storage lies outside the file"
         case let .stridedSubByte(t): "tensor '\(t)': a strided view of a sub-byte dtype cannot be read"
         case let .noData(t): "tensor '\(t)': a meta-device tensor has a shape but no data"
+        case let .rangeOutsideTensor(t, l, u, n): "tensor '\(t)': bytes \(l) ..< \(u) asked of a \(n)-byte tensor"
+        case let .badView(t, e): "tensor '\(t)': \(e)"
         }
     }
 }

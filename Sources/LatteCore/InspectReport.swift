@@ -133,7 +133,7 @@ public struct InspectReport: Sendable {
         }
         if !metadata.isEmpty {
             out += "metadata:\n"
-            for k in metadata.keys.sorted() { out += "  \(k) = \(metadata[k]!)\n" }
+            for k in metadata.keys.sorted() { out += "  \(escapingControlCharacters(k)) = \(escapingControlCharacters(metadata[k]!))\n" }
         }
         if !skippedLeaves.isEmpty {
             out += "skipped non-tensor leaves: \(skippedLeaves.count) (\(skippedLeaves.prefix(8).joined(separator: ", "))\(skippedLeaves.count > 8 ? ", …" : ""))\n"
@@ -170,6 +170,8 @@ public func formatFixed(_ v: Double, digits: Int) -> String {
 public func renderTable(_ rows: [[String]], rightAligned: Set<Int> = []) -> String {
     guard let first = rows.first else { return "" }
     var widths = [Int](repeating: 0, count: first.count)
+    // Cells come from files (tensor names): escaped, they can neither break a row nor drive the terminal.
+    let rows = rows.map { $0.map(escapingControlCharacters) }
     for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
     var out = ""
     for r in rows {

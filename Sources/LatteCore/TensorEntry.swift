@@ -67,13 +67,27 @@ public struct TensorEntry: Sendable, Equatable {
         return true
     }
 
-    /// Checks that the view lies inside its storage: every element it can address is a
-    /// whole element of the storage. Readers call this before exposing a tensor.
+    /// How many bytes a view's logical size may exceed its storage's bytes.
+    ///
+    /// Stride-0 (`expand`ed) and overlapping views repeat their storage's bytes: 4 bytes can
+    /// describe [2^28] floats (1 GiB) or [2^25, 2^25] (4.5e15 bytes), and converting one writes
+    /// every logical byte. Real checkpoints expand only small buffers: `position_ids`
+    /// [1, 512] over 512 int64s (no excess at all), masks and scalars broadcast to a hidden
+    /// size or a short sequence (kilobytes); transposes, slices and permutes address at
+    /// most their storage. So a view holds at most its storage's bytes (a ratio of 1) plus
+    /// this allowance, which covers any such buffer and keeps one tensor's excess small
+    /// beside the 1 GiB memory budget.
+    public static let maxViewExpansionBytes = 16 << 20
+
+    /// Checks that the view lies inside its storage (every element it can address is a
+    /// whole element of the storage) and that its logical bytes exceed the storage's by at
+    /// most `maxViewExpansionBytes`. Readers call this before exposing a tensor.
     public func checkViewInsideStorage() throws(TensorLayoutError) {
         guard shape.count == strides.count else { throw .rankMismatch(shape: shape, strides: strides) }
         guard shape.allSatisfy({ $0 >= 0 }), let n = LatteCore.elementCount(of: shape) else { throw .badShape(shape) }
         guard elementOffset >= 0 else { throw .negativeOffset(elementOffset) }
         guard strides.allSatisfy({ $0 >= 0 }) else { throw .negativeStride(strides) }
+        guard !n.multipliedReportingOverflow(by: dtype.bitWidth).overflow else { throw .badShape(shape) }
         guard let needed = dtype.byteCount(elements: n) else { throw .partialBytes(dtype: dtype, elements: n) }
         if n == 0 { return }
         var last = elementOffset
@@ -90,8 +104,13 @@ public struct TensorEntry: Sendable, Equatable {
             }
             return
         }
-        let (endByte, o3) = (last + 1).multipliedReportingOverflow(by: width)
-        guard !o3, endByte <= storageLength else { throw .outsideStorage(lastElement: last, storageBytes: storageLength) }
+        let (end, o3) = last.addingReportingOverflow(1)
+        let (endByte, o4) = end.multipliedReportingOverflow(by: width)
+        guard !o3, !o4, endByte <= storageLength else { throw .outsideStorage(lastElement: last, storageBytes: storageLength) }
+        let (allowed, o5) = storageLength.addingReportingOverflow(Self.maxViewExpansionBytes)
+        guard o5 || needed <= allowed else {
+            throw .expandedBeyondStorage(logicalBytes: needed, storageBytes: storageLength, allowance: Self.maxViewExpansionBytes)
+        }
     }
 }
 
@@ -103,6 +122,8 @@ public enum TensorLayoutError: Error, Equatable, CustomStringConvertible {
     case negativeStride([Int])
     case partialBytes(dtype: DType, elements: Int)
     case outsideStorage(lastElement: Int, storageBytes: Int)
+    /// A stride-0 or overlapping view whose logical bytes exceed its storage's by more than the allowance.
+    case expandedBeyondStorage(logicalBytes: Int, storageBytes: Int, allowance: Int)
 
     public var description: String {
         switch self {
@@ -113,6 +134,8 @@ public enum TensorLayoutError: Error, Equatable, CustomStringConvertible {
         case let .partialBytes(d, n): "\(n) elements of \(d.name) do not fill whole bytes"
         case let .outsideStorage(last, bytes):
             "the view reaches element \(last), past the end of its \(bytes)-byte storage"
+        case let .expandedBeyondStorage(logical, bytes, allowance):
+            "the view holds \(logical) bytes over a \(bytes)-byte storage: views may exceed their storage by at most \(allowance >> 20) MiB (stride-0 or overlapping views repeat its bytes)"
         }
     }
 }

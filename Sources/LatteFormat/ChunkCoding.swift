@@ -37,7 +37,7 @@ enum ChunkCoder {
         if let width = planeWidth(dtype), n % width == 0 {
             return encodePlanes(raw, width: width, options: options)
         }
-        if let z = Zstd.compress(raw, Zstd.Parameters(level: options.level)) {
+        if let z = Zstd.compress(raw, Zstd.Parameters(level: options.level)), withinRatio(stored: z.count, raw: n) {
             return EncodedChunk(bytes: z, entry: ChunkEntry(offset: 0, length: z.count, raw: n, codec: .zstd))
         }
         return EncodedChunk(bytes: Array(raw), entry: ChunkEntry(offset: 0, length: n, raw: n, codec: .raw))
@@ -46,6 +46,15 @@ enum ChunkCoder {
     /// Encodes a blob chunk (embedded files): zstd or raw.
     static func encodeBytes(_ raw: UnsafeRawBufferPointer, options: CodecOptions) -> EncodedChunk {
         encode(raw, dtype: .u8, options: options)
+    }
+
+    /// The format's bound on a chunk (raw ≤ stored × `LatteLayout.maxCompressionRatio`), kept
+    /// plane by plane, so the chunk keeps it too. zstd frames of libzstd never exceed it (its
+    /// densest block, RLE, is exactly 2^15 to 1 before the frame header); an rANS stream of a
+    /// constant plane does above 2^15 × 162 bytes (5.3 MB), and is then not used.
+    static func withinRatio(stored: Int, raw: Int) -> Bool {
+        let (bound, huge) = stored.multipliedReportingOverflow(by: LatteLayout.maxCompressionRatio)
+        return huge || raw <= bound
     }
 
     private static func encodePlanes(_ raw: UnsafeRawBufferPointer, width: Int, options: CodecOptions) -> EncodedChunk {
@@ -65,9 +74,10 @@ enum ChunkCoder {
                 var best: (PlaneCodec, [UInt8])? = nil
                 if estimate < Double(planeSize) * options.rawThreshold {
                     let r = RANS.encode(plane, counts: counts)
-                    if r.count < planeSize { best = (.rans32, r) }
+                    if r.count < planeSize, withinRatio(stored: r.count, raw: planeSize) { best = (.rans32, r) }
                     if estimate < Double(planeSize) * options.zstdTryBelow,
-                       let z = Zstd.compress(plane, Zstd.Parameters(level: options.level)), z.count < (best?.1.count ?? planeSize) {
+                       let z = Zstd.compress(plane, Zstd.Parameters(level: options.level)), z.count < (best?.1.count ?? planeSize),
+                       withinRatio(stored: z.count, raw: planeSize) {
                         best = (.zstd, z)
                     }
                 }

@@ -18,8 +18,10 @@ public final class LatteFile: @unchecked Sendable {
     private let file: MappedFile
     private let index: [String: Int]
     private var touched = Set<Int>()
-    private var lock = pthread_mutex_t()
-    /// Threads used to decode chunks.
+    private let lock = HeapMutex()
+    /// Threads used to decode chunks (default: every online core). Reads use at most the
+    /// online cores and as many as keep scratch memory within
+    /// `LatteLayout.decodeScratchBytes`, whatever this says.
     public var threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     /// Opens and validates `path`. Errors are `LocatedError`s naming the file.
@@ -30,15 +32,11 @@ public final class LatteFile: @unchecked Sendable {
         var index = [String: Int](minimumCapacity: manifest.tensors.count)
         for (i, t) in manifest.tensors.enumerated() { index[t.name] = i }
         self.index = index
-        pthread_mutex_init(&lock, nil)
     }
-
-    deinit { pthread_mutex_destroy(&lock) }
 
     /// True when the file at `path` starts with the `.latte` magic number.
     public static func isLatte(path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+        guard let (fd, _) = try? InputFile.open(path) else { return false }
         defer { close(fd) }
         var head = [UInt8](repeating: 0, count: LatteLayout.magic.count)
         let n = head.withUnsafeMutableBytes { sysRead(fd, $0.baseAddress, $0.count) }
@@ -67,9 +65,10 @@ public final class LatteFile: @unchecked Sendable {
         let text = UnsafeRawBufferPointer(rebasing: b[Int(offset) ..< t])
         let found = XXH64.hash(text)
         guard found == sum else { throw .manifestChecksumMismatch(expected: sum, found: found) }
-        let root: JSONValue
-        do { root = try JSON.parse(text) } catch { throw .manifestNotJSON(error.description) }
-        return try ManifestParser(dataStart: LatteLayout.headerSize, dataEnd: Int(offset)).parse(root)
+        // Read in place (JSONTree: about 2x the manifest's size), not as a JSONValue (about 7x).
+        let tree: JSONTree
+        do { tree = try JSON.parseTree(text) } catch { throw .manifestNotJSON(error.description) }
+        return try ManifestParser(dataStart: LatteLayout.headerSize, dataEnd: Int(offset)).parse(tree.root)
     }
 
     public var tensors: [LatteTensor] { manifest.tensors }
@@ -77,11 +76,7 @@ public final class LatteFile: @unchecked Sendable {
     public func tensor(named name: String) -> LatteTensor? { index[name].map { manifest.tensors[$0] } }
 
     /// Indices of sections whose chunks some read has decoded so far.
-    public var decompressedSections: Set<Int> {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return touched
-    }
+    public var decompressedSections: Set<Int> { lock.withLock { touched } }
 
     /// The section index of each expert group present.
     public var groupSections: [Int: Int] {
@@ -140,128 +135,65 @@ public final class LatteFile: @unchecked Sendable {
         return bytes
     }
 
-    private func mark(_ section: Int) {
-        pthread_mutex_lock(&lock)
-        touched.insert(section)
-        pthread_mutex_unlock(&lock)
-    }
+    private func mark(_ section: Int) { lock.withLock { _ = touched.insert(section) } }
 
     /// Decodes `tensors` chunk by chunk, a batch of chunks at a time on every thread, and
     /// hands each chunk's raw bytes to `body` in order. A tensor's checksum is verified after
     /// its last chunk, before `body` sees it; a mismatch throws. The next batch decodes while
-    /// `body` consumes the current one. Memory: two batches (a few chunks per thread),
-    /// whatever the tensor sizes.
+    /// `body` consumes the current one. Memory: two batches (a few chunks per thread, at most
+    /// `LatteLayout.decodeBatchBytes` each) and one chunk of scratch per thread, whatever the
+    /// tensor sizes and `threads`.
     ///
     /// With `sink`, each decoding thread also hands every chunk it decoded to `sink`, with the
     /// chunk's offset in the concatenation of `tensors`' bytes, before any checksum is known:
-    /// a caller writing a file discards it when this throws.
+    /// a caller writing a file discards it when this throws. No call of `sink` is still
+    /// running, or starts, once `stream` has returned or thrown.
     public func stream(_ tensors: [LatteTensor], sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)? = nil,
                        body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
-        // chunk -1: an empty tensor, nothing to decode. `at`: the chunk's offset in the
-        // concatenation of the tensors' bytes.
-        struct Job { var tensor: Int; var chunk: Int; var isLast: Bool; var at: Int }
-        let batchLimit = max(1, threads) * 4
-        var batches: [[Job]] = [[]]
-        var at = 0
-        for (ti, t) in tensors.enumerated() {
-            if t.chunks.isEmpty { batches[batches.count - 1].append(Job(tensor: ti, chunk: -1, isLast: true, at: at)) }
-            for (k, c) in t.chunks.enumerated() {
-                if batches[batches.count - 1].count >= batchLimit { batches.append([]) }
-                batches[batches.count - 1].append(Job(tensor: ti, chunk: k, isLast: k == t.chunks.count - 1, at: at))
-                at += c.raw
-            }
-        }
-        let file = self.file
-        let path = self.path
-        let threads = self.threads
-        let sections = Set(tensors.map(\.section))
-        for s in sections { mark(s) }
+        let plan = DecodePlan(tensors, requestedThreads: threads)
+        let source = DecodeSource(file: file, path: path, tensors: tensors, plan: plan, sink: sink)
+        for s in Set(tensors.map(\.section)) { mark(s) }
 
-        // Buffers are reused across batches (two slabs in flight, one scratch per thread):
-        // fresh multi-MiB allocations per chunk would fault in every page anew.
-        let maxRaw = tensors.lazy.flatMap(\.chunks).map(\.raw).max() ?? 0
-        let scratch = BufferPool(count: max(1, threads), size: maxRaw)
-        let slabs = [BufferPool(count: 1, size: 0), BufferPool(count: 1, size: 0)]
-
-        /// Starts decoding a batch on the global queue; the group signals when it is done.
-        func start(_ work: [Job], slab: BufferPool) -> (DispatchGroup, DecodeSlots) {
-            var offsets: [Int] = []
-            var total = 0
-            for j in work {
-                offsets.append(total)
-                // 64-byte aligned slices, as the format aligns raw chunks.
-                if j.chunk >= 0 { total += (tensors[j.tensor].chunks[j.chunk].raw + 63) / 64 * 64 }
-            }
-            // Workers write disjoint slices of the slab: safe to share.
-            nonisolated(unsafe) let base = slab.reserve(total)
-            // One syscall maps the batch's stored bytes instead of a page fault per 4 KiB.
-            let stored = work.filter { $0.chunk >= 0 }.map { tensors[$0.tensor].chunks[$0.chunk] }
-            if let lo = stored.map(\.offset).min(), let hi = stored.map({ $0.offset + $0.length }).max() {
-                file.advise(lo, hi - lo, MADV_POPULATE_READ)
-            }
-            let starts = offsets
-            let results = DecodeSlots(work.count)
-            let group = DispatchGroup()
-            DispatchQueue.global().async(group: group) {
-                let n = max(1, min(threads, work.count))
-                DispatchQueue.concurrentPerform(iterations: n) { t in
-                    var i = t
-                    while i < work.count {
-                        defer { i += n }
-                        guard work[i].chunk >= 0 else { continue }
-                        let tensor = tensors[work[i].tensor]
-                        let c = tensor.chunks[work[i].chunk]
-                        let buffer = UnsafeMutableRawBufferPointer(rebasing: base[starts[i] ..< starts[i] + c.raw])
-                        do {
-                            try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]),
-                                                  into: buffer, scratch: scratch.buffer(t))
-                        } catch {
-                            results.set(i, .failure(LocatedError(path: path, LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: work[i].chunk, reason: String(describing: error)))))
-                            continue
-                        }
-                        do {
-                            try sink?(work[i].at, UnsafeRawBufferPointer(buffer))
-                            results.set(i, .success(buffer))
-                        } catch {
-                            results.set(i, .failure(error))
-                        }
-                    }
-                }
-            }
-            return (group, results)
+        // Two slabs, alternating: batch b + 1 decodes into one while batch b is consumed from
+        // the other. Each batch retains its slab, so a slab outlives every worker using it.
+        let slabs = [AlignedBuffer(size: plan.slabBytes), plan.batches.count > 1 ? AlignedBuffer(size: plan.slabBytes) : nil]
+        func start(_ b: Int) -> DecodeBatch {
+            let batch = DecodeBatch(jobs: plan.batches[b], slab: slabs[b % 2]!, source: source)
+            batch.start()
+            return batch
         }
 
         var hash = XXH64()
-        var next: (DispatchGroup, DecodeSlots)? = start(batches[0], slab: slabs[0])
-        // Whatever happens, the batch in flight finishes before its buffers go away.
-        defer { if let (g, _) = next { g.wait() } }
-        for b in batches.indices {
-            let (group, results) = next!
-            group.wait()
-            next = b + 1 < batches.count ? start(batches[b + 1], slab: slabs[(b + 1) % 2]) : nil
-            // The batch's stored pages leave the resident set once consumed: memory stays at
-            // two batches even when a whole multi-GB file is exported.
-            let done = batches[b].filter { $0.chunk >= 0 }.map { tensors[$0.tensor].chunks[$0.chunk] }
-            defer {
-                if let lo = done.map(\.offset).min(), let hi = done.map({ $0.offset + $0.length }).max() {
-                    file.advise(lo, hi - lo, MADV_DONTNEED)
-                }
-            }
-            for (i, j) in batches[b].enumerated() {
+        var inflight: DecodeBatch? = start(0)
+        // Every exit (a corrupt chunk, a checksum, `body` or `sink` throwing) waits for the
+        // batch still decoding: its workers may be writing through `sink` into a file the
+        // caller removes as soon as this throws.
+        defer { inflight?.wait() }
+        for b in plan.batches.indices {
+            let batch = inflight!
+            batch.wait()
+            inflight = b + 1 < plan.batches.count ? start(b + 1) : nil
+            defer { batch.releaseStoredPages() }
+            // `body` gets pointers into the batch's slab: the batch stays alive meanwhile.
+            try withExtendedLifetime(batch) {
+            for (i, j) in batch.jobs.enumerated() {
                 let t = tensors[j.tensor]
                 if j.chunk < 0 {
                     try verify(t, XXH64())
                     try body(t, UnsafeRawBufferPointer(start: nil, count: 0))
                     continue
                 }
-                switch results.values[i]! {
-                case let .failure(e): throw e
-                case let .success(buf):
-                    hash.update(UnsafeRawBufferPointer(buf))
+                switch batch.outcomes[i] {
+                case let .failed(e): throw e
+                case .pending: preconditionFailure("a decoded batch has a chunk no worker took")
+                case .decoded:
+                    let bytes = batch.bytes(i)
+                    hash.update(bytes)
                     if j.isLast { try verify(t, hash) }
-                    try body(t, UnsafeRawBufferPointer(buf))
+                    try body(t, bytes)
                 }
                 if j.isLast { hash = XXH64() }
+            }
             }
         }
     }
@@ -271,35 +203,6 @@ public final class LatteFile: @unchecked Sendable {
         guard found == t.checksum else {
             throw LocatedError(path: path, LatteFileError.checksumMismatch(tensor: t.name, expected: t.checksum, found: found))
         }
-    }
-}
-
-/// Per-chunk decode results written by workers, read after the barrier.
-private final class DecodeSlots: @unchecked Sendable {
-    var values: [Result<UnsafeMutableRawBufferPointer, any Error>?]
-    init(_ n: Int) { values = .init(repeating: nil, count: n) }
-    func set(_ i: Int, _ v: Result<UnsafeMutableRawBufferPointer, any Error>) { values[i] = v }
-}
-
-/// Reusable 64-byte aligned buffers, freed with the pool.
-private final class BufferPool: @unchecked Sendable {
-    private var buffers: [UnsafeMutableRawBufferPointer]
-
-    init(count: Int, size: Int) {
-        buffers = (0 ..< count).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64) }
-    }
-
-    deinit { for b in buffers { b.deallocate() } }
-
-    func buffer(_ i: Int) -> UnsafeMutableRawBufferPointer { buffers[i] }
-
-    /// Buffer 0, grown to at least `size` bytes (its old contents are dropped).
-    func reserve(_ size: Int) -> UnsafeMutableRawBufferPointer {
-        if buffers[0].count < size {
-            buffers[0].deallocate()
-            buffers[0] = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
-        }
-        return buffers[0]
     }
 }
 

@@ -34,7 +34,9 @@ public enum LatteVerifier {
         for t in latte.manifest.tensors {
             report.tensors += 1
             report.bytes += t.nbytes
-            var src: TensorBytes? = nil
+            // The source tensor, read a chunk at a time beside the stored one: a strided view
+            // is then copied a chunk at a time, never whole.
+            var src: (Checkpoint, TensorEntry)? = nil
             if let source {
                 guard let e = source.tensor(named: t.name) else {
                     report.failures.append(Failure(tensor: t.name, message: "\(latte.path): tensor '\(t.name)': not in the source checkpoint"))
@@ -44,18 +46,19 @@ public enum LatteVerifier {
                     report.failures.append(Failure(tensor: t.name, message: "\(latte.path): tensor '\(t.name)': \(t.dtype.name) \(t.shape) here, \(e.dtype.name) \(e.shape) in the source"))
                     continue
                 }
-                do { src = try source.bytes(of: e) } catch {
+                // A tensor without bytes (meta) is reported before its stored bytes are decoded.
+                do { _ = try source.bytes(of: e, range: 0 ..< 0) } catch {
                     report.failures.append(Failure(tensor: t.name, message: String(describing: error)))
                     continue
                 }
+                src = (source, e)
             }
             do {
                 var at = 0
                 var mismatch: Int? = nil
                 try latte.stream([t]) { _, chunk in
-                    if let src, mismatch == nil {
-                        src.withUnsafeBytes { s in
-                            let other = UnsafeRawBufferPointer(rebasing: s[at ..< at + chunk.count])
+                    if let (source, e) = src, mismatch == nil {
+                        try source.bytes(of: e, range: at ..< at + chunk.count).withUnsafeBytes { other in
                             if !other.elementsEqual(chunk) {
                                 mismatch = at + zip(other, chunk).prefix { $0 == $1 }.count
                             }

@@ -65,6 +65,7 @@ public enum LatteWriter {
             throw LatteWriteError.badOption("chunk size must be a multiple of 8 up to \(LatteLayout.maxChunkSize)")
         }
         let layout = try Layout(checkpoint: checkpoint, plan: plan, embedded: options.embeddedFiles)
+        try ReadBackRules.check(checkpoint, layout: layout, chunkSize: options.chunkSize)
         try OutputTarget.check(path, notOverwriting: checkpoint.files.map(\.path) + options.embeddedFiles.map(\.path)
                                + [options.configPath ?? checkpoint.configPath].compactMap { $0 })
         let output = try AtomicOutput(path: path)
@@ -79,10 +80,95 @@ public enum LatteWriter {
     }
 }
 
+/// What `LatteFile` would refuse to read, refused before anything is written: the rules are
+/// the readers' own (`TensorRules`, `LatteLayout`'s limits, `JSON.maxDepth`), so whatever
+/// `convert` writes, latte reads back.
+enum ReadBackRules {
+    /// Names, shapes, chunk counts and metadata, from the checkpoint and the layout alone.
+    static func check(_ c: Checkpoint, layout: Layout, chunkSize: Int) throws {
+        let firstFile = c.files.first?.path ?? ""
+        guard c.tensors.count <= LatteLayout.maxEntries else {
+            throw LocatedError(path: firstFile, UnreadableOutputError.tooMany(what: "tensors", count: c.tensors.count, limit: LatteLayout.maxEntries))
+        }
+        var stored = Set<String>(minimumCapacity: c.tensors.count)
+        for item in layout.items {
+            guard case let .tensor(t) = item.source else { continue }
+            let e = c.tensors[t]
+            let name = item.placement?.canonicalName ?? e.name
+            func refuse(_ why: String) -> LocatedError { LocatedError(path: c.files[e.file].path, tensor: name, UnreadableOutputError.tensor(why)) }
+            if let why = TensorRules.nameProblem(name) ?? TensorRules.shapeProblem(e.shape, dtype: e.dtype) { throw refuse(why) }
+            guard stored.insert(name).inserted else { throw refuse("a second tensor would be stored under this name") }
+            let chunks = chunkCount(e.byteCount, chunkSize)
+            guard chunks <= LatteLayout.maxEntries else {
+                throw refuse("\(chunks) chunks of \(chunkSize) bytes, more than the \(LatteLayout.maxEntries) per tensor readers accept (use a larger --chunk-size)")
+            }
+        }
+        for k in c.metadata.keys.sorted() {
+            if let why = TensorRules.metadataProblem(key: k, value: c.metadata[k]!) { throw LocatedError(path: firstFile, UnreadableOutputError.metadata(why)) }
+        }
+    }
+
+    /// An embedded file's chunk count, checked once it is mapped (its size is known then).
+    static func checkEmbedded(_ file: MappedFile, chunkSize: Int) throws {
+        let chunks = chunkCount(file.size, chunkSize)
+        guard chunks <= LatteLayout.maxEntries else {
+            throw LocatedError(path: file.path, UnreadableOutputError.tooMany(what: "chunks of \(chunkSize) bytes", count: chunks, limit: LatteLayout.maxEntries))
+        }
+    }
+
+    /// The provenance document (with the recorded config) nests inside the manifest's root
+    /// object: one level deeper than itself, which must stay within what `JSON.parse` takes.
+    static func checkDepth(_ provenance: JSONValue, configPath: String?) throws {
+        let depth = 1 + nestingDepth(provenance)
+        guard depth <= JSON.maxDepth else {
+            throw LocatedError(path: configPath ?? "", UnreadableOutputError.tooDeep(depth: depth, limit: JSON.maxDepth))
+        }
+    }
+
+    /// The manifest's size, once serialized.
+    static func checkManifest(size: Int, path: String) throws {
+        guard size <= LatteLayout.maxManifestSize else {
+            throw LocatedError(path: path, UnreadableOutputError.tooLarge(what: "the manifest", size: size, limit: LatteLayout.maxManifestSize))
+        }
+    }
+
+    /// ceil(bytes / chunkSize) without overflow; zero bytes take no chunk.
+    static func chunkCount(_ bytes: Int, _ chunkSize: Int) -> Int { bytes / chunkSize + (bytes % chunkSize == 0 ? 0 : 1) }
+
+    /// Containers nested in `v` (a scalar: 0, `[]`: 1, `[[]]`: 2). Bounded by the parser's own
+    /// depth limit, since every value here was parsed or built by us.
+    static func nestingDepth(_ v: JSONValue) -> Int {
+        switch v {
+        case let .array(a): 1 + (a.map(nestingDepth).max() ?? 0)
+        case let .object(m): 1 + (m.map { nestingDepth($0.1) }.max() ?? 0)
+        default: 0
+        }
+    }
+}
+
 /// Results of one worker, written by one thread and read after the barrier.
+/// Results written by worker threads, one slot each, read after the workers' group is done
+/// (the wait orders the accesses). Separate heap slots: a Swift array mutated from several
+/// threads at once is a data race even when the indices differ.
 private final class Slots<T>: @unchecked Sendable {
-    var values: [T?]
-    init(_ n: Int) { values = [T?](repeating: nil, count: n) }
+    private let slots: UnsafeMutablePointer<T?>
+    let count: Int
+
+    init(_ n: Int) {
+        count = n
+        slots = .allocate(capacity: max(n, 1))
+        slots.initialize(repeating: nil, count: n)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    subscript(i: Int) -> T? {
+        get { slots[i] }
+        set { slots[i] = newValue }
+    }
 }
 
 /// One conversion in progress.
@@ -116,6 +202,8 @@ private final class Job {
         var bytes: UnsafeRawBufferPointer
         var dtype: DType
         var isLast: Bool
+        /// Keeps a chunk copied out of a strided view alive until it is written.
+        var holder: TensorBytes? = nil
     }
 
     /// An item being written: its bytes kept alive and its checksum so far.
@@ -135,13 +223,15 @@ private final class Job {
         let paths = c.files.map(\.path) + options.embeddedFiles.map(\.path)
         let hashing = DispatchGroup()
         DispatchQueue.global().async(group: hashing) {
-            for (i, p) in paths.enumerated() { hashes.values[i] = Result { try Provenance.sha256(path: p) } }
+            for (i, p) in paths.enumerated() { hashes[i] = Result { try Provenance.sha256(path: p) } }
         }
         defer { hashing.wait() }
         // On any error, the batch still encoding must finish before its source bytes go.
         defer { inflight?.group.wait() }
         let config = try (options.configPath ?? c.configPath).map { try Provenance.config(path: $0) }
         let blobFiles = try options.embeddedFiles.map { try MappedFile(path: $0.path) }
+        for f in blobFiles { try ReadBackRules.checkEmbedded(f, chunkSize: options.chunkSize) }
+        if let config { try ReadBackRules.checkDepth(.object([("config", config)]), configPath: options.configPath ?? c.configPath) }
 
         total = c.tensors.reduce(0) { $0 + $1.byteCount } + blobFiles.reduce(0) { $0 + $1.size }
         var header = LatteLayout.magic
@@ -165,32 +255,43 @@ private final class Job {
                 let s = layout.sections[item.section]
                 sectionEntries.append(SectionEntry(name: s.name, kind: s.kind, group: s.group, offset: out.offset, length: 0))
             }
-            let bytes: UnsafeRawBufferPointer
+            let count: Int
             let dtype: DType
+            // A chunk's bytes and what keeps them alive: a tensor's are asked of the checkpoint
+            // one chunk at a time, so a strided or expanded view is copied a chunk at a time
+            // (never whole); a contiguous one stays a slice of the map.
+            let chunk: (Range<Int>) throws -> (UnsafeRawBufferPointer, TensorBytes?)
             switch item.source {
             case let .tensor(t):
                 let entry = c.tensors[t]
-                let tb: TensorBytes
-                do { tb = try c.bytes(of: entry) } catch let e as LocatedError { throw e } catch {
-                    throw LocatedError(path: c.files[entry.file].path, tensor: nil, error)
-                }
-                open[index] = Open(holder: tb)
-                // The pointer stays valid while `tb` (held in `open`) is alive.
-                bytes = tb.withUnsafeBytes { $0 }
+                open[index] = Open(holder: c.files[entry.file])
+                count = entry.byteCount
                 dtype = entry.dtype
+                chunk = { [c] r in
+                    let tb: TensorBytes
+                    do { tb = try c.bytes(of: entry, range: r) } catch let e as LocatedError { throw e } catch {
+                        throw LocatedError(path: c.files[entry.file].path, tensor: nil, error)
+                    }
+                    // The pointer stays valid while `tb` (held by the pending chunk) is alive.
+                    return (tb.withUnsafeBytes { $0 }, tb)
+                }
             case let .blob(b):
                 open[index] = Open(holder: blobFiles[b])
-                bytes = blobFiles[b].bytes
+                let bytes = blobFiles[b].bytes
+                count = bytes.count
                 dtype = .u8
+                chunk = { r in (UnsafeRawBufferPointer(rebasing: bytes[r]), nil) }
             }
-            if bytes.count == 0 {
-                batch.append(Pending(item: index, bytes: bytes, dtype: dtype, isLast: true))
+            if count == 0 {
+                let (bytes, holder) = try chunk(0 ..< 0)
+                batch.append(Pending(item: index, bytes: bytes, dtype: dtype, isLast: true, holder: holder))
                 continue
             }
             var at = 0
-            while at < bytes.count {
-                let n = min(options.chunkSize, bytes.count - at)
-                batch.append(Pending(item: index, bytes: UnsafeRawBufferPointer(rebasing: bytes[at ..< at + n]), dtype: dtype, isLast: at + n == bytes.count))
+            while at < count {
+                let n = min(options.chunkSize, count - at)
+                let (bytes, holder) = try chunk(at ..< at + n)
+                batch.append(Pending(item: index, bytes: bytes, dtype: dtype, isLast: at + n == count, holder: holder))
                 at += n
                 batchBytes += n
                 if batchBytes >= batchLimit {
@@ -206,12 +307,12 @@ private final class Job {
         hashing.wait()
         var files: [JSONValue] = []
         for (i, p) in paths.enumerated().prefix(c.files.count) {
-            let h = try hashes.values[i]!.get()
+            let h = try hashes[i]!.get()
             files.append(.object([("path", .string(p)), ("size", .int(Int64(h.size))), ("sha256", .string(h.hex))]))
         }
         var embedded: [JSONValue] = []
         for (k, e) in options.embeddedFiles.enumerated() {
-            let h = try hashes.values[c.files.count + k]!.get()
+            let h = try hashes[c.files.count + k]!.get()
             embedded.append(.object([("name", .string(e.name)), ("path", .string(e.path)), ("size", .int(Int64(h.size))), ("sha256", .string(h.hex))]))
         }
         var provenance: [(String, JSONValue)] = [
@@ -236,7 +337,9 @@ private final class Job {
             metadata: c.metadata.keys.sorted().map { ($0, c.metadata[$0]!) },
             provenance: .object(provenance), sections: sectionEntries,
             tensors: tensors.map { $0! }, blobs: blobs.map { $0! })
-        let text = Array(manifest.json.serialized().utf8)
+        try ReadBackRules.checkDepth(.object(provenance), configPath: options.configPath ?? c.configPath)
+        let text = manifest.serializedText()
+        try ReadBackRules.checkManifest(size: text.count, path: out.finalPath)
         let manifestOffset = out.offset
         try out.write(text)
         var trailer: [UInt8] = []
@@ -273,7 +376,7 @@ private final class Job {
                 var i = t
                 while i < work.count {
                     if work[i].bytes.count > 0 {
-                        results.values[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
+                        results[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
                     }
                     i += threads
                 }
@@ -290,7 +393,7 @@ private final class Job {
         group.wait()
         for (i, p) in work.enumerated() {
             let o = open[p.item]!
-            if let r = results.values[i] {
+            if let r = results[i] {
                 var entry = r.entry
                 if entry.codec == .raw {
                     try out.pad(to: LatteLayout.alignment)

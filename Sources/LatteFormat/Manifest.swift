@@ -110,10 +110,44 @@ extension ChunkEntry {
     }
 }
 
-extension LatteManifest {
-    /// The manifest document.
-    public var json: JSONValue {
+extension SectionEntry {
+    var json: JSONValue {
+        var m: [(String, JSONValue)] = [("name", .string(name)), ("kind", .string(kind.rawValue))]
+        if let group { m.append(("group", .int(Int64(group)))) }
+        m += [("offset", .int(Int64(offset))), ("length", .int(Int64(length)))]
+        return .object(m)
+    }
+}
+
+extension LatteTensor {
+    var json: JSONValue {
+        var m: [(String, JSONValue)] = [
+            ("name", .string(name)), ("dtype", .string(dtype.name)),
+            ("shape", .array(shape.map { .int(Int64($0)) })), ("nbytes", .int(Int64(nbytes))),
+            ("section", .int(Int64(section))),
+        ]
+        if let role { m.append(("role", .string(role))) }
+        if let group { m.append(("group", .int(Int64(group)))) }
+        if let layer { m.append(("layer", .int(Int64(layer)))) }
+        m.append(("xxh64", .string(hex64(checksum))))
+        m.append(("chunks", .array(chunks.map(\.json))))
+        return .object(m)
+    }
+}
+
+extension LatteBlob {
+    var json: JSONValue {
         .object([
+            ("name", .string(name)), ("section", .int(Int64(section))), ("nbytes", .int(Int64(nbytes))),
+            ("xxh64", .string(hex64(checksum))), ("chunks", .array(chunks.map(\.json))),
+        ])
+    }
+}
+
+extension LatteManifest {
+    /// The members before the three entry lists, in document order.
+    private var head: [(String, JSONValue)] {
+        [
             ("format", .string("latte")),
             ("version", .object([("major", .int(Int64(major))), ("minor", .int(Int64(minor)))])),
             ("features", .object([
@@ -125,32 +159,43 @@ extension LatteManifest {
             ("alignment", .int(Int64(LatteLayout.alignment))),
             ("metadata", .object(metadata.map { ($0.0, .string($0.1)) })),
             ("provenance", provenance),
-            ("sections", .array(sections.map { s in
-                var m: [(String, JSONValue)] = [("name", .string(s.name)), ("kind", .string(s.kind.rawValue))]
-                if let g = s.group { m.append(("group", .int(Int64(g)))) }
-                m += [("offset", .int(Int64(s.offset))), ("length", .int(Int64(s.length)))]
-                return .object(m)
-            })),
-            ("tensors", .array(tensors.map { t in
-                var m: [(String, JSONValue)] = [
-                    ("name", .string(t.name)), ("dtype", .string(t.dtype.name)),
-                    ("shape", .array(t.shape.map { .int(Int64($0)) })), ("nbytes", .int(Int64(t.nbytes))),
-                    ("section", .int(Int64(t.section))),
-                ]
-                if let r = t.role { m.append(("role", .string(r))) }
-                if let g = t.group { m.append(("group", .int(Int64(g)))) }
-                if let l = t.layer { m.append(("layer", .int(Int64(l)))) }
-                m.append(("xxh64", .string(hex64(t.checksum))))
-                m.append(("chunks", .array(t.chunks.map(\.json))))
-                return .object(m)
-            })),
-            ("blobs", .array(blobs.map { b in
-                .object([
-                    ("name", .string(b.name)), ("section", .int(Int64(b.section))), ("nbytes", .int(Int64(b.nbytes))),
-                    ("xxh64", .string(hex64(b.checksum))), ("chunks", .array(b.chunks.map(\.json))),
-                ])
-            })),
+        ]
+    }
+
+    /// The manifest document as one value (tests and tools; the writer streams `serializedText`).
+    public var json: JSONValue {
+        .object(head + [
+            ("sections", .array(sections.map(\.json))),
+            ("tensors", .array(tensors.map(\.json))),
+            ("blobs", .array(blobs.map(\.json))),
         ])
+    }
+
+    /// The compact serialization of `json`, byte for byte, built one entry at a time: a
+    /// value tree of the whole manifest costs about 2 KB per tensor (a checkpoint of 461,000
+    /// tiny tensors took 1.1 GB to convert), while this holds only the text and one entry.
+    public func serializedText() -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(256 + 160 * (sections.count + tensors.count + blobs.count))
+        // Keys are ASCII literals: serializing a one-member object gives `{"key":value}`,
+        // whose inside is exactly the member's text.
+        for (i, (key, value)) in head.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += JSONValue.object([(key, value)]).serialized().utf8.dropFirst().dropLast()
+        }
+        func list(_ key: String, _ count: Int, _ item: (Int) -> JSONValue) {
+            out += ",\"\(key)\":[".utf8
+            for i in 0 ..< count {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out += item(i).serialized().utf8
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        list("sections", sections.count) { sections[$0].json }
+        list("tensors", tensors.count) { tensors[$0].json }
+        list("blobs", blobs.count) { blobs[$0].json }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }
 
@@ -165,8 +210,8 @@ struct ManifestParser {
 
     typealias Fail = LatteFileError
 
-    func parse(_ root: JSONValue) throws(LatteFileError) -> LatteManifest {
-        guard case .object = root else { throw .manifestInvalid("expected an object, found \(root.typeName)") }
+    func parse(_ root: JSONNode) throws(LatteFileError) -> LatteManifest {
+        guard root.isObject else { throw .manifestInvalid("expected an object, found \(root.typeName)") }
         guard root["format"]?.stringValue == "latte" else { throw .manifestInvalid("\"format\" must be \"latte\"") }
         guard let major = root["version"]?["major"]?.intValue, let minor = root["version"]?["minor"]?.intValue else {
             throw .manifestInvalid("\"version\" must be {\"major\": int, \"minor\": int}")
@@ -178,18 +223,21 @@ struct ManifestParser {
         let optional = try strings(root["features"]?["optional"], "features.optional")
         for f in required where !LatteLayout.knownRequiredFeatures.contains(f) { throw .unknownRequiredFeature(f) }
         guard root["checksum"]?.stringValue == "xxh64" else { throw .manifestInvalid("\"checksum\" must be \"xxh64\"") }
-        guard let chunkSize = root["chunk_size"]?.intValue, chunkSize > 0, chunkSize <= LatteLayout.maxChunkSize else {
-            throw .manifestInvalid("\"chunk_size\" must be an integer in 1...\(LatteLayout.maxChunkSize)")
+        // The writer's rule (a multiple of 8, so chunks hold whole elements of any dtype).
+        guard let chunkSize = root["chunk_size"]?.intValue, chunkSize > 0, chunkSize % 8 == 0,
+              chunkSize <= LatteLayout.maxChunkSize else {
+            throw .manifestInvalid("\"chunk_size\" must be a multiple of 8 in 8...\(LatteLayout.maxChunkSize)")
         }
         var metadata: [(String, String)] = []
         if let m = root["metadata"] {
             guard let members = m.objectValue else { throw .manifestInvalid("\"metadata\" must be an object of strings") }
             for (k, v) in members {
                 guard let s = v.stringValue else { throw .manifestInvalid("\"metadata\" value of '\(k)' is not a string") }
+                if let why = TensorRules.metadataProblem(key: k, value: s) { throw .manifestInvalid("\"metadata\": \(why)") }
                 metadata.append((k, s))
             }
         }
-        let provenance = root["provenance"] ?? .object([])
+        let provenance = root["provenance"]?.value ?? .object([])
 
         guard let sectionValues = root["sections"]?.arrayValue, sectionValues.count <= LatteLayout.maxEntries else {
             throw .manifestInvalid("\"sections\" must be an array")
@@ -215,6 +263,7 @@ struct ManifestParser {
         var seen = Set<String>()
         for (i, t) in tensorValues.enumerated() {
             guard let name = t["name"]?.stringValue else { throw .manifestInvalid("tensor \(i) has no name") }
+            if let why = TensorRules.nameProblem(name) { throw .tensorEntryInvalid(tensor: name, reason: why) }
             guard seen.insert(name).inserted else { throw .manifestInvalid("tensor '\(name)' appears twice") }
             tensors.append(try tensor(t, name: name, sections: sections, chunkSize: chunkSize))
         }
@@ -235,9 +284,55 @@ struct ManifestParser {
                 blobs.append(LatteBlob(name: name, section: section, nbytes: nbytes, checksum: sum, chunks: chunks))
             }
         }
+        try checkDisjoint(sections)
+        try checkDisjoint(tensors: tensors, blobs: blobs)
+        // Checked once here, because every later sum of sizes (export's data size, inspect's
+        // totals) relies on it. (With chunks disjoint and within the ratio bound, the sum is
+        // at most 2^15 times the data region anyway.)
+        var rawTotal = 0
+        for n in tensors.map(\.nbytes) + blobs.map(\.nbytes) {
+            let (s, o) = rawTotal.addingReportingOverflow(n)
+            guard !o else { throw .manifestInvalid("the tensors' sizes add up past \(Int.max) bytes") }
+            rawTotal = s
+        }
         return LatteManifest(major: major, minor: minor, requiredFeatures: required, optionalFeatures: optional,
                              chunkSize: chunkSize, metadata: metadata, provenance: provenance,
                              sections: sections, tensors: tensors, blobs: blobs)
+    }
+
+    /// Sections may not share bytes (empty ones share none): a group's section holds its
+    /// tensors' chunks and nothing of another section.
+    private func checkDisjoint(_ sections: [SectionEntry]) throws(LatteFileError) {
+        let order = sections.indices.filter { sections[$0].length > 0 }.sorted { sections[$0].offset < sections[$1].offset }
+        for (a, b) in zip(order, order.dropFirst()) where sections[a].offset + sections[a].length > sections[b].offset {
+            throw .manifestInvalid("sections '\(sections[a].name)' and '\(sections[b].name)' overlap")
+        }
+    }
+
+    /// No two chunks may share a stored byte. Without this, a thousand chunks of 64 MiB could
+    /// all point at one frame of 2 KB, and a file's decoding work would be unrelated to its size.
+    private func checkDisjoint(tensors: [LatteTensor], blobs: [LatteBlob]) throws(LatteFileError) {
+        struct Stored { var start: Int; var end: Int; var owner: Int32; var chunk: Int32 }
+        var ranges: [Stored] = []
+        ranges.reserveCapacity(tensors.reduce(0) { $0 + $1.chunks.count } + blobs.reduce(0) { $0 + $1.chunks.count })
+        // Owners 0..<tensors.count are tensors, the rest blobs. Entry counts are at most 10^7.
+        for (i, t) in tensors.enumerated() {
+            for (k, c) in t.chunks.enumerated() { ranges.append(Stored(start: c.offset, end: c.offset + c.length, owner: Int32(i), chunk: Int32(k))) }
+        }
+        for (i, b) in blobs.enumerated() {
+            for (k, c) in b.chunks.enumerated() {
+                ranges.append(Stored(start: c.offset, end: c.offset + c.length, owner: Int32(tensors.count + i), chunk: Int32(k)))
+            }
+        }
+        ranges.sort { $0.start != $1.start ? $0.start < $1.start : $0.end < $1.end }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where a.end > b.start {
+            func name(_ r: Stored) -> String {
+                Int(r.owner) < tensors.count ? "tensor '\(tensors[Int(r.owner)].name)'" : "embedded file '\(blobs[Int(r.owner) - tensors.count].name)'"
+            }
+            let why = "chunk \(b.chunk) (\(b.end - b.start) bytes at \(b.start)) overlaps chunk \(a.chunk) of \(name(a)) (\(a.end - a.start) bytes at \(a.start))"
+            if Int(b.owner) < tensors.count { throw .tensorEntryInvalid(tensor: tensors[Int(b.owner)].name, reason: why) }
+            throw .blobEntryInvalid(blob: blobs[Int(b.owner) - tensors.count].name, reason: why)
+        }
     }
 
     private func reason(_ e: LatteFileError) -> String {
@@ -249,7 +344,7 @@ struct ManifestParser {
         offset >= dataStart && length >= 0 && offset <= dataEnd && length <= dataEnd - offset
     }
 
-    private func strings(_ v: JSONValue?, _ what: String) throws(LatteFileError) -> [String] {
+    private func strings(_ v: JSONNode?, _ what: String) throws(LatteFileError) -> [String] {
         guard let arr = v?.arrayValue else { throw .manifestInvalid("\"\(what)\" must be an array of strings") }
         var out: [String] = []
         for x in arr {
@@ -259,17 +354,21 @@ struct ManifestParser {
         return out
     }
 
-    private func tensor(_ t: JSONValue, name: String, sections: [SectionEntry], chunkSize: Int) throws(LatteFileError) -> LatteTensor {
+    private func tensor(_ t: JSONNode, name: String, sections: [SectionEntry], chunkSize: Int) throws(LatteFileError) -> LatteTensor {
         func bad(_ why: String) -> LatteFileError { .tensorEntryInvalid(tensor: name, reason: why) }
         guard let dn = t["dtype"]?.stringValue, let dtype = DType(rawValue: dn) else { throw bad("unknown or missing dtype") }
-        guard let dims = t["shape"]?.arrayValue, dims.count <= 64 else { throw bad("\"shape\" must be an array of at most 64 integers") }
+        guard let dims = t["shape"]?.arrayValue, dims.count <= TensorRules.maxRank else {
+            throw bad("\"shape\" must be an array of at most \(TensorRules.maxRank) integers")
+        }
         var shape: [Int] = []
         for d in dims {
             guard let v = d.intValue, v >= 0 else { throw bad("\"shape\" has a dimension that is not a non-negative integer") }
             shape.append(v)
         }
-        guard let count = elementCount(of: shape), let expected = dtype.byteCount(elements: count) else {
-            throw bad("\(dtype.name) \(shape) does not make a whole number of bytes")
+        // Both products are overflow-checked: a shape may describe more than Int.max elements.
+        guard let count = elementCount(of: shape) else { throw bad("\"shape\" \(shape) has more than \(Int.max) elements") }
+        guard let expected = dtype.byteCount(elements: count) else {
+            throw bad("\(dtype.name) \(shape) takes more than \(Int.max) bytes or does not make a whole number of bytes")
         }
         guard let nbytes = t["nbytes"]?.intValue, nbytes == expected else { throw bad("\"nbytes\" must be \(expected) for \(dtype.name) \(shape)") }
         guard let section = t["section"]?.intValue, sections.indices.contains(section) else { throw bad("\"section\" is not the index of a section") }
@@ -285,7 +384,7 @@ struct ManifestParser {
     }
 
     /// Chunks of one tensor or blob: each inside its section, raw sizes summing to `total`.
-    private func chunks(_ v: JSONValue?, total: Int, width: Int, section: SectionEntry, chunkSize: Int, owner: String) throws(LatteFileError) -> [ChunkEntry] {
+    private func chunks(_ v: JSONNode?, total: Int, width: Int, section: SectionEntry, chunkSize: Int, owner: String) throws(LatteFileError) -> [ChunkEntry] {
         func bad(_ why: String) -> LatteFileError { .tensorEntryInvalid(tensor: owner, reason: why) }
         guard let arr = v?.arrayValue else { throw bad("\"chunks\" must be an array") }
         // A chunk holds at least one byte, so more chunks than bytes is impossible.
@@ -297,10 +396,20 @@ struct ManifestParser {
             guard let offset = c["offset"]?.intValue, let length = c["length"]?.intValue, let raw = c["raw"]?.intValue,
                   let cn = c["codec"]?.stringValue else { throw bad("chunk \(k) needs offset, length, raw and codec") }
             guard let codec = ChunkCodec(rawValue: cn) else { throw bad("chunk \(k) has unknown codec '\(cn)'") }
-            guard raw > 0, raw <= chunkSize else { throw bad("chunk \(k) has \(raw) raw bytes, outside 1...\(chunkSize)") }
+            // The writer's chunking: `chunk_size` bytes each, the last one shorter.
+            if k < arr.count - 1 {
+                guard raw == chunkSize else { throw bad("chunk \(k) has \(raw) raw bytes; every chunk but the last has chunk_size (\(chunkSize))") }
+            } else {
+                guard raw > 0, raw <= chunkSize else { throw bad("chunk \(k) has \(raw) raw bytes, outside 1...\(chunkSize)") }
+            }
+            // The section lies inside the data region (checked), so its end does not overflow.
             guard length > 0, offset >= section.offset, offset <= section.offset + section.length,
                   length <= section.offset + section.length - offset else {
                 throw bad("chunk \(k) (\(length) bytes at \(offset)) lies outside its section '\(section.name)'")
+            }
+            let (bound, huge) = length.multipliedReportingOverflow(by: LatteLayout.maxCompressionRatio)
+            guard huge || raw <= bound else {
+                throw bad("chunk \(k) decodes \(length) stored bytes to \(raw), over \(LatteLayout.maxCompressionRatio) raw bytes per stored byte")
             }
             var entry = ChunkEntry(offset: offset, length: length, raw: raw, codec: codec)
             switch codec {
@@ -321,12 +430,16 @@ struct ManifestParser {
                         throw bad("planes chunk \(k) has a plane without a known codec and a length")
                     }
                     if pc == .raw, l != raw / w { throw bad("planes chunk \(k): a raw plane stores \(l) bytes for \(raw / w)") }
+                    // Each plane lies inside the chunk: its length, and the running sum, are at
+                    // most `length` (no sum of hostile lengths can overflow).
+                    guard l <= length - plen else { throw bad("planes chunk \(k): plane lengths sum past the chunk's \(length) bytes") }
                     entry.planes.append(PlaneEntry(codec: pc, length: l))
                     plen += l
                 }
                 guard plen == length else { throw bad("planes chunk \(k): plane lengths sum to \(plen), not \(length)") }
                 entry.width = w
             }
+            // raw ≤ 64 MiB and chunks ≤ 10^7: no overflow; checked against `total` at once.
             sum += raw
             guard sum <= total else { throw bad("chunks hold more than the tensor's \(total) bytes") }
             out.append(entry)

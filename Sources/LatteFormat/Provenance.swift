@@ -10,8 +10,7 @@ enum Provenance {
     /// SHA-256 of a file, read with `pread` into a small buffer: a memory map would leave
     /// every page of a multi-GB source resident in this process.
     static func sha256(path: String) throws -> (size: Int, hex: String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileAccessError.cannotOpen(path: path, errno: errno) }
+        let (fd, _) = try InputFile.open(path)
         defer { close(fd) }
         var h = SHA256()
         var buf = [UInt8](repeating: 0, count: 1 << 20)

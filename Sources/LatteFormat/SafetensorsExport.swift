@@ -7,6 +7,11 @@ public enum SafetensorsExport {
     /// of decoded chunks, whatever the file size.
     public static func export(_ latte: LatteFile, to path: String) throws {
         let header = headerBytes(latte.manifest)
+        // What the safetensors reader refuses is not written (the names and shapes were
+        // already held to the same rules when the .latte file was read).
+        guard header.count <= TensorRules.maxSafetensorsHeaderSize else {
+            throw LocatedError(path: path, UnreadableOutputError.tooLarge(what: "the safetensors header", size: header.count, limit: TensorRules.maxSafetensorsHeaderSize))
+        }
         try OutputTarget.check(path, notOverwriting: [latte.path])
         let output = try AtomicOutput(path: path)
         do {

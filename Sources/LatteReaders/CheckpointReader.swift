@@ -20,7 +20,8 @@ public enum CheckpointReader {
             let weights = try weightsFile(inFolder: folder)
             return try open(file: weights, configPath: fileExists(folder + "config.json") ? folder + "config.json" : nil)
         }
-        guard fileExists(path) else { throw LocatedError(path: path, CheckpointDetectionError.noSuchFile) }
+        // No existence check here: opening the file says why it cannot be read (missing, a
+        // symlink loop, a FIFO, a device, no permission).
         let beside = parentFolder(of: path) + "config.json"
         return try open(file: path, configPath: fileExists(beside) ? beside : nil)
     }
@@ -35,7 +36,7 @@ public enum CheckpointReader {
             if isSafetensors {
                 return try ShardedIndex.open(path: path, format: .safetensorsSharded, configPath: configPath) { file, i in
                     do {
-                        let h = try SafetensorsReader.parseHeader(file.bytes, fileIndex: i)
+                        let h = try SafetensorsReader.parseHeader(in: file, fileIndex: i)
                         return (h.tensors, h.metadata, [])
                     } catch { throw LocatedError(path: file.path, error) }
                 }

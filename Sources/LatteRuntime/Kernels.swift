@@ -16,6 +16,9 @@ final class FloatBuffer: @unchecked Sendable {
     let count: Int
     let p: UnsafeMutablePointer<Float>
     private let mapping: (base: UnsafeMutableRawPointer, length: Int)?
+    /// Where this buffer's bytes were reserved, given back when it is freed.
+    private let ledger: MemoryLedger?
+    private let reserved: Int
 
     static let hugePage = 2 << 20
     static let mapThreshold = 4 << 20
@@ -26,10 +29,23 @@ final class FloatBuffer: @unchecked Sendable {
         if mapping == nil { p.update(repeating: 0, count: max(count, 1)) }
     }
 
+    /// A buffer of `count` floats (nil: a size that overflowed) reserved in `ledger` before it
+    /// is allocated: past the budget this throws, naming `what`, and nothing is allocated.
+    /// Zero-filled unless `zeroed` is false (weights: decoding overwrites every element).
+    convenience init(_ count: Int?, zeroed: Bool = true, in ledger: MemoryLedger,
+                     for what: @autoclosure () -> String) throws(RuntimeError) {
+        let bytes = Checked.floats(count.map { max($0, 1) })
+        try ledger.reserve(bytes, for: what())
+        self.init(uninitialized: count!, ledger: ledger, reserved: bytes!)
+        if zeroed && mapping == nil { p.update(repeating: 0, count: max(self.count, 1)) }
+    }
+
     /// A buffer the caller fills completely before reading (weights: no zeroing pass over
     /// memory that decoding overwrites anyway; mapped buffers are zero regardless).
-    init(uninitialized count: Int) {
+    init(uninitialized count: Int, ledger: MemoryLedger? = nil, reserved: Int = 0) {
         self.count = count
+        self.ledger = ledger
+        self.reserved = reserved
         let bytes = max(count, 1) * 4
         #if os(Linux)
         if bytes >= Self.mapThreshold {
@@ -52,6 +68,7 @@ final class FloatBuffer: @unchecked Sendable {
 
     deinit {
         if let mapping { munmap(mapping.base, mapping.length) } else { p.deallocate() }
+        ledger?.release(reserved)
     }
 
     var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: p, count: count) }
@@ -189,11 +206,11 @@ final class RopeTable: @unchecked Sendable {
     let cos: FloatBuffer
     let sin: FloatBuffer
 
-    init(positions: Int, headDim: Int, theta: Double) {
+    init(positions: Int, headDim: Int, theta: Double, ledger: MemoryLedger) throws(RuntimeError) {
         self.positions = positions
         half = headDim / 2
-        cos = FloatBuffer(positions * half)
-        sin = FloatBuffer(positions * half)
+        cos = try FloatBuffer(Checked.product(positions, half), in: ledger, for: "the RoPE table of \(positions) positions")
+        sin = try FloatBuffer(Checked.product(positions, half), in: ledger, for: "the RoPE table of \(positions) positions")
         let th = Float(theta)
         var inv = [Float](repeating: 0, count: half)
         for j in 0 ..< half { inv[j] = 1 / powf(th, Float(2 * j) / Float(headDim)) }

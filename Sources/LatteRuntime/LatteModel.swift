@@ -16,11 +16,17 @@ public final class ContextState: @unchecked Sendable {
     let values: [FloatBuffer]
     let hiddenBuffer: FloatBuffer
 
-    init(length: Int, layers: Int, kvDim: Int, d: Int) {
+    init(length: Int, layers: Int, kvDim: Int, d: Int, ledger: MemoryLedger) throws(RuntimeError) {
         self.length = length
-        keys = (0 ..< layers).map { _ in FloatBuffer(length * kvDim) }
-        values = (0 ..< layers).map { _ in FloatBuffer(length * kvDim) }
-        hiddenBuffer = FloatBuffer(length * d)
+        let what = "the context state of \(length) tokens"
+        var keys: [FloatBuffer] = [], values: [FloatBuffer] = []
+        for _ in 0 ..< layers {
+            keys.append(try FloatBuffer(Checked.product(length, kvDim), in: ledger, for: what))
+            values.append(try FloatBuffer(Checked.product(length, kvDim), in: ledger, for: what))
+        }
+        self.keys = keys
+        self.values = values
+        hiddenBuffer = try FloatBuffer(Checked.product(length, d), in: ledger, for: what)
     }
 
     /// The context model's last hidden state, [T, D] row-major.
@@ -54,10 +60,18 @@ public final class StepConditioning: @unchecked Sendable {
 /// context model's layers are read during each prefill and dropped after it; the replica
 /// layers of group k are read (after `source.prepare(group: k)`) the first time a step of
 /// group k runs, then kept. Groups no step needs are never read.
+///
+/// Every float buffer is reserved in `ledger` against the memory budget before it is
+/// allocated (`LatteRun.execute` also estimates the whole run up front and refuses it
+/// before any work when it would not fit).
 public final class LatteModel {
     public let config: ModelConfig
     public let source: WeightSource
+    /// The float buffers this model holds, against its memory budget.
+    public let ledger: MemoryLedger
     let dims: Dims
+    /// Sizes of the weights, from the shapes checked against the source.
+    let footprint: ModelFootprint
     let shared: SharedWeights
     private var groupCache: [Int: [ReplicaWeights]] = [:]
     /// The groups whose replica layers were read, in the order they were first needed.
@@ -70,18 +84,26 @@ public final class LatteModel {
     private var work: StepWorkspace?
     private let timeFreqs: [Float]
 
-    /// Checks every tensor's presence and shape (no data read), then reads the shared
-    /// generation tensors.
-    public init(config: ModelConfig, weights: WeightSource) throws {
+    /// Checks the config against `RuntimeLimits` and every tensor's presence and shape (no
+    /// data read), then reads the shared generation tensors. `memoryBudget` (bytes) bounds
+    /// everything the model and its runs allocate; nil: `MemoryBudget.automatic` for the
+    /// size of these weights.
+    public init(config: ModelConfig, weights: WeightSource, memoryBudget: Int? = nil) throws {
         try config.validate()
+        try RuntimeLimits.check(config)
         self.config = config
         self.source = weights
         let d = Dims(config)
         dims = d
-        let loader = Loader(source: weights, dims: d)
-        for (name, shape) in Names.all(d) { try loader.checkShape(name, shape) }
-        shared = try SharedWeights(loader)
-        rope = RopeTable(positions: 0, headDim: d.headDim, theta: d.ropeTheta)
+        // The widths the config states must be those of the weights present: every shape
+        // below is compared with the source's before any buffer is sized by it.
+        for (name, shape) in Names.all(d) { try Loader.checkShape(weights, name, shape) }
+        let footprint = try ModelFootprint(d)
+        self.footprint = footprint
+        let ledger = MemoryLedger(budget: memoryBudget ?? MemoryBudget.automatic(weightBytes: footprint.weightBytes))
+        self.ledger = ledger
+        shared = try SharedWeights(Loader(source: weights, dims: d, ledger: ledger))
+        rope = try RopeTable(positions: 0, headDim: d.headDim, theta: d.ropeTheta, ledger: ledger)
         let half = d.freqDim / 2
         let c = Float(-log(10000.0))
         timeFreqs = (0 ..< half).map { i in expf((c * Float(i)) / Float(half)) }
@@ -93,13 +115,25 @@ public final class LatteModel {
     /// The expert group of timestep t (float64 comparison, a boundary belongs to the later group).
     public func group(ofTimestep t: Double) -> Int { config.group(ofTimestep: t) }
 
-    private var loader: Loader { Loader(source: source, dims: dims) }
+    /// The memory budget, in bytes.
+    public var memoryBudget: Int { ledger.budget }
 
-    private func ropeTable(positions: Int) -> RopeTable {
+    private var loader: Loader { Loader(source: source, dims: dims, ledger: ledger) }
+
+    private func ropeTable(positions: Int) throws(RuntimeError) -> RopeTable {
         if rope.positions < positions {
-            rope = RopeTable(positions: max(positions, 2 * rope.positions), headDim: dims.headDim, theta: dims.ropeTheta)
+            let grown = max(positions, min(2 * rope.positions, RuntimeLimits.maxContextTokens + RuntimeLimits.maxImageTokens))
+            rope = try RopeTable(positions: grown, headDim: dims.headDim, theta: dims.ropeTheta, ledger: ledger)
         }
         return rope
+    }
+
+    /// Sizes the RoPE table for `positions` and, when `stepContext` is given, the step
+    /// workspace for contexts of up to that many tokens, so that a run allocates each once
+    /// (what `RunEstimate` counts).
+    public func reserve(positions: Int, stepContext: Int? = nil) throws {
+        _ = try ropeTable(positions: positions)
+        if let stepContext { _ = try workspace(contextLength: stepContext) }
     }
 
     /// The replica layers of group k, read on first use.
@@ -122,19 +156,20 @@ public final class LatteModel {
     public func prefill(_ contexts: [(name: String, ids: [Int])]) throws -> [ContextState] {
         let d = dims
         for c in contexts {
+            try RuntimeLimits.checkContext(c.ids.count, tensor: c.name)
             for (i, id) in c.ids.enumerated() where id < 0 || id >= d.vocab {
                 throw RuntimeError.tokenOutOfRange(tensor: c.name, position: i, id: Int64(id), vocabSize: d.vocab)
             }
         }
         let maxT = contexts.map(\.ids.count).max() ?? 0
-        let table = ropeTable(positions: maxT)
-        let states = contexts.map { ContextState(length: $0.ids.count, layers: d.layers, kvDim: d.kvDim, d: d.d) }
+        let table = try ropeTable(positions: maxT)
+        let states = try contexts.map { try ContextState(length: $0.ids.count, layers: d.layers, kvDim: d.kvDim, d: d.d, ledger: ledger) }
         for (c, st) in zip(contexts, states) where !c.ids.isEmpty {
             try source.readRows(Names.embed, rows: c.ids, into: st.hiddenBuffer.buffer)
         }
         guard maxT > 0 else { return states }
-        let w = PrefillWorkspace(rows: maxT, d)
-        let layer = DecoderWeights(d)
+        let w = try PrefillWorkspace(rows: maxT, d, block: scoreBlock, ledger)
+        let layer = try DecoderWeights(d, ledger, "a context layer")
         for l in 0 ..< d.layers {
             let start = monotonicSeconds()
             try layer.load("model.layers.\(l)", loader)
@@ -183,32 +218,53 @@ public final class LatteModel {
         var offset: Int
     }
 
-    /// Multi-head attention with GQA, one head at a time through sgemm:
-    /// S = q K^T / sqrt(hd) (causal or not), optional TC-ResAttn on S[:, offset:],
-    /// softmax, O = P V into out [rows, H*hd].
+    /// Scores held at once by the attention: query rows go through in blocks of
+    /// `defaultScoreBlock / keys` rows, so the scores buffer grows with the number of keys, not its
+    /// square (a 32768-token prefill holds 16 MiB of scores, not 4 GiB). Up to this size a
+    /// single block covers every row, as before blocking.
+    static let defaultScoreBlock = 1 << 22
+    /// This model's `defaultScoreBlock` (tests make it small to force many blocks).
+    var scoreBlock = LatteModel.defaultScoreBlock
+
+    /// Query rows per block of an attention with `keys` keys, `block` scores at a time.
+    static func blockRows(rows: Int, keys: Int, block: Int) -> Int { max(1, min(rows, block / max(keys, 1))) }
+
+    /// Multi-head attention with GQA, one head and one block of query rows at a time through
+    /// sgemm: S = q K^T / sqrt(hd) (causal or not), optional TC-ResAttn on S[:, offset:],
+    /// softmax, O = P V into out [rows, H*hd]. `scores` holds `blockRows(rows:keys:)` rows of
+    /// `nKeys`. Causal attention (the prefill, nKeys == rows) gives a block of rows r0 ..< r1
+    /// the keys 0 ..< r1 only: those after are masked anyway.
     private func attention(q: UnsafePointer<Float>, ldq: Int, rows: Int, keys: UnsafePointer<Float>,
                            values: UnsafePointer<Float>, ldkv: Int, nKeys: Int, scores: UnsafeMutablePointer<Float>,
                            out: UnsafeMutablePointer<Float>, causal: Bool, residual: Residual?) {
         let d = dims
         let scale = 1 / Float(Double(d.headDim).squareRoot())
+        let block = Self.blockRows(rows: rows, keys: nKeys, block: scoreBlock)
+        precondition(!causal || nKeys == rows, "causal attention is over the rows' own keys")
         for h in 0 ..< d.heads {
             let j = h / d.groupSize
-            Kernels.gemmNT(rows, nKeys, d.headDim, alpha: scale, q + h * d.headDim, ldq, keys + j * d.headDim, ldkv,
-                           scores, nKeys)
-            if let res = residual {
-                let n = nKeys - res.offset
-                for r in 0 ..< rows {
-                    let srow = scores + r * nKeys + res.offset
-                    if let alpha = res.alpha, let prev = res.prev {
-                        let a = alpha[h], prow = prev + (h * rows + r) * n
-                        for c in 0 ..< n { srow[c] += a * prow[c] }
+            var r0 = 0
+            while r0 < rows {
+                let m = min(block, rows - r0)
+                let used = causal ? r0 + m : nKeys
+                Kernels.gemmNT(m, used, d.headDim, alpha: scale, q + r0 * ldq + h * d.headDim, ldq, keys + j * d.headDim, ldkv,
+                               scores, used)
+                if let res = residual {
+                    let n = nKeys - res.offset
+                    for r in 0 ..< m {
+                        let srow = scores + r * used + res.offset
+                        if let alpha = res.alpha, let prev = res.prev {
+                            let a = alpha[h], prow = prev + (h * rows + r0 + r) * n
+                            for c in 0 ..< n { srow[c] += a * prow[c] }
+                        }
+                        (res.cur + (h * rows + r0 + r) * n).update(from: srow, count: n)
                     }
-                    (res.cur + (h * rows + r) * n).update(from: srow, count: n)
                 }
+                Kernels.softmaxRows(scores, rows: m, cols: used, ld: used, causalFirst: causal ? r0 : -1)
+                Kernels.gemmNN(m, d.headDim, used, scores, used, values + j * d.headDim, ldkv,
+                               out + r0 * d.qDim + h * d.headDim, d.qDim)
+                r0 += m
             }
-            Kernels.softmaxRows(scores, rows: rows, cols: nKeys, ld: nKeys, causalFirst: causal ? 0 : -1)
-            Kernels.gemmNN(rows, d.headDim, nKeys, scores, nKeys, values + j * d.headDim, ldkv,
-                           out + h * d.headDim, d.qDim)
         }
     }
 
@@ -243,8 +299,8 @@ public final class LatteModel {
                 }
             }
         }
-        let perLayer: [FloatBuffer] = layers.map { lw in
-            let b = FloatBuffer(4 * d.d + d.heads)
+        let perLayer: [FloatBuffer] = try layers.map { lw in
+            let b = try FloatBuffer(4 * d.d + d.heads, in: ledger, for: "the step conditioning")
             s.withUnsafeBufferPointer { sp in
                 Kernels.linear(sp.baseAddress!, rows: 1, inFeatures: d.d, lw.modW.p, bias: lw.modB.p,
                                outFeatures: 4 * d.d, b.p)
@@ -255,7 +311,7 @@ public final class LatteModel {
             }
             return b
         }
-        let head = FloatBuffer(2 * d.d)
+        let head = try FloatBuffer(2 * d.d, in: ledger, for: "the step conditioning")
         s.withUnsafeBufferPointer { sp in
             Kernels.linear(sp.baseAddress!, rows: 1, inFeatures: d.d, sw.headModW.p, bias: sw.headModB.p,
                            outFeatures: 2 * d.d, head.p)
@@ -266,9 +322,11 @@ public final class LatteModel {
 
     // MARK: Velocity
 
-    private func workspace(contextLength: Int) -> StepWorkspace {
+    private func workspace(contextLength: Int) throws(RuntimeError) -> StepWorkspace {
         if let w = work, w.maxKeys >= contextLength + dims.tokens { return w }
-        let w = StepWorkspace(maxKeys: max(contextLength + dims.tokens, (work?.maxKeys ?? 0)), dims)
+        let keys = max(contextLength + dims.tokens, (work?.maxKeys ?? 0))
+        work = nil   // the old one is freed before the larger one is reserved
+        let w = try StepWorkspace(maxKeys: keys, dims, block: scoreBlock, ledger)
         work = w
         return w
     }
@@ -281,19 +339,19 @@ public final class LatteModel {
         }
         let cond = try conditioning(at: t)
         var out = [Float](repeating: 0, count: z.count)
-        z.withUnsafeBufferPointer { zp in
-            out.withUnsafeMutableBufferPointer { op in
-                velocity(zp.baseAddress!, cond, context, op.baseAddress!)
+        try z.withUnsafeBufferPointer { zp in
+            try out.withUnsafeMutableBufferPointer { op in
+                try velocity(zp.baseAddress!, cond, context, op.baseAddress!)
             }
         }
         return out
     }
 
     /// The velocity of latent z under `cond`, written to `out` (both C*h*w floats).
-    func velocity(_ z: UnsafePointer<Float>, _ cond: StepConditioning, _ ctx: ContextState, _ out: UnsafeMutablePointer<Float>) {
+    func velocity(_ z: UnsafePointer<Float>, _ cond: StepConditioning, _ ctx: ContextState, _ out: UnsafeMutablePointer<Float>) throws {
         let d = dims, n = d.tokens, tc = ctx.length
-        let w = workspace(contextLength: tc)
-        let table = ropeTable(positions: tc + n)
+        let w = try workspace(contextLength: tc)
+        let table = try ropeTable(positions: tc + n)
         let layers = groupCache[cond.group]!
         // Patch embedding: token (i, j) feature c*p*p + y*p + x = z[c, i*p+y, j*p+x].
         let p = d.patch
@@ -390,16 +448,21 @@ public final class LatteModel {
         if guided && uncond == nil {
             throw RuntimeError.usage("a guidance scale other than 1 needs an unconditional context (uncond_ids)")
         }
+        try RuntimeLimits.checkSteps(steps, "steps")
         let count = d.latentCount
-        let z = FloatBuffer(count), v = FloatBuffer(count), vu = FloatBuffer(count)
+        let what = "the sampler's latents"
+        let z = try FloatBuffer(count, in: ledger, for: what), v = try FloatBuffer(count, in: ledger, for: what)
+        let vu = try FloatBuffer(count, in: ledger, for: what)
         noise.withUnsafeBufferPointer { z.p.update(from: $0.baseAddress!, count: count) }
+        // One workspace for both contexts, sized before the first step.
+        _ = try workspace(contextLength: max(context.length, uncond?.length ?? 0))
         let stepsF = Float(steps)
         for i in 0 ..< steps {
             let t = Double(i) / Double(steps)
             let cond = try conditioning(at: t)
-            velocity(z.p, cond, context, v.p)
+            try velocity(z.p, cond, context, v.p)
             if guided, let uncond {
-                velocity(z.p, cond, uncond, vu.p)
+                try velocity(z.p, cond, uncond, vu.p)
                 for j in 0 ..< count { v.p[j] = vu.p[j] + cfgScale * (v.p[j] - vu.p[j]) }
             }
             for j in 0 ..< count { z.p[j] = z.p[j] + v.p[j] / stepsF }
@@ -425,14 +488,25 @@ public func monotonicSeconds() -> Double {
 final class PrefillWorkspace {
     let a, qkv, scores, o, t1, gu, act: FloatBuffer
 
-    init(rows: Int, _ d: Dims) {
-        a = FloatBuffer(rows * d.d)
-        qkv = FloatBuffer(rows * d.qkvDim)
-        scores = FloatBuffer(rows * rows)
-        o = FloatBuffer(rows * d.qDim)
-        t1 = FloatBuffer(rows * d.d)
-        gu = FloatBuffer(rows * 2 * d.f)
-        act = FloatBuffer(rows * d.f)
+    init(rows: Int, _ d: Dims, block: Int, _ ledger: MemoryLedger) throws(RuntimeError) {
+        let sizes = Self.sizes(rows: rows, d, block: block)
+        func buffer(_ i: Int) throws(RuntimeError) -> FloatBuffer {
+            try FloatBuffer(sizes[i], in: ledger, for: "the prefill workspace of \(rows) tokens")
+        }
+        a = try buffer(0)
+        qkv = try buffer(1)
+        scores = try buffer(2)
+        o = try buffer(3)
+        t1 = try buffer(4)
+        gu = try buffer(5)
+        act = try buffer(6)
+    }
+
+    /// Element counts of a, qkv, scores, o, t1, gu, act (nil: overflow), for `RunEstimate` too.
+    static func sizes(rows: Int, _ d: Dims, block: Int) -> [Int?] {
+        [Checked.product(rows, d.d), Checked.product(rows, d.qkvDim),
+         Checked.product(LatteModel.blockRows(rows: rows, keys: rows, block: block), rows), Checked.product(rows, d.qDim),
+         Checked.product(rows, d.d), Checked.product(rows, 2, d.f), Checked.product(rows, d.f)]
     }
 }
 
@@ -442,22 +516,37 @@ final class StepWorkspace {
     let maxKeys: Int
     let x, a, qkv, keys, values, scores, r0, r1, o, t1, gu, act, patches, y: FloatBuffer
 
-    init(maxKeys: Int, _ d: Dims) {
+    init(maxKeys: Int, _ d: Dims, block: Int, _ ledger: MemoryLedger) throws(RuntimeError) {
         self.maxKeys = maxKeys
+        let sizes = Self.sizes(maxKeys: maxKeys, d, block: block)
+        func buffer(_ i: Int, _ what: String = "the step workspace") throws(RuntimeError) -> FloatBuffer {
+            try FloatBuffer(sizes[i], in: ledger, for: what)
+        }
+        x = try buffer(0)
+        a = try buffer(1)
+        qkv = try buffer(2)
+        keys = try buffer(3)
+        values = try buffer(4)
+        scores = try buffer(5)
+        r0 = try buffer(6, "the residual-attention maps of \(d.tokens) image tokens")
+        r1 = try buffer(7, "the residual-attention maps of \(d.tokens) image tokens")
+        o = try buffer(8)
+        t1 = try buffer(9)
+        gu = try buffer(10)
+        act = try buffer(11)
+        patches = try buffer(12)
+        y = try buffer(13)
+    }
+
+    /// Element counts of x, a, qkv, keys, values, scores, r0, r1, o, t1, gu, act, patches, y
+    /// (nil: overflow), for `RunEstimate` too.
+    static func sizes(maxKeys: Int, _ d: Dims, block: Int) -> [Int?] {
         let n = d.tokens
-        x = FloatBuffer(n * d.d)
-        a = FloatBuffer(n * d.d)
-        qkv = FloatBuffer(n * d.qkvDim)
-        keys = FloatBuffer(maxKeys * d.kvDim)
-        values = FloatBuffer(maxKeys * d.kvDim)
-        scores = FloatBuffer(n * maxKeys)
-        r0 = FloatBuffer(d.residualAttention ? d.heads * n * n : 0)
-        r1 = FloatBuffer(d.residualAttention ? d.heads * n * n : 0)
-        o = FloatBuffer(n * d.qDim)
-        t1 = FloatBuffer(n * d.d)
-        gu = FloatBuffer(n * 2 * d.f)
-        act = FloatBuffer(n * d.f)
-        patches = FloatBuffer(n * d.patchDim)
-        y = FloatBuffer(n * d.patchDim)
+        let maps = d.residualAttention ? Checked.product(d.heads, n, n) : 0
+        return [Checked.product(n, d.d), Checked.product(n, d.d), Checked.product(n, d.qkvDim),
+                Checked.product(maxKeys, d.kvDim), Checked.product(maxKeys, d.kvDim),
+                Checked.product(LatteModel.blockRows(rows: n, keys: maxKeys, block: block), maxKeys), maps, maps,
+                Checked.product(n, d.qDim), Checked.product(n, d.d), Checked.product(n, 2, d.f), Checked.product(n, d.f),
+                Checked.product(n, d.patchDim), Checked.product(n, d.patchDim)]
     }
 }

@@ -39,7 +39,10 @@ public enum ModelLoader {
 
 /// Weights read from a `.latte` file. Shared tensors (context, time embedding, head) are
 /// decoded when the model reads them; a replica group's section is decompressed in one
-/// pass the first time a step of that group runs, kept, and never touched otherwise.
+/// pass the first time a step of that group runs, and never touched otherwise. The decoded
+/// bytes of one group are kept until the next group is prepared: the model copies them
+/// into its float32 buffers right after `prepare`, so keeping every group's would only
+/// hold the replica weights twice (3 GB more for the paper's 2B model in BF16).
 public final class LatteFileWeightSource: WeightSource, @unchecked Sendable {
     public let file: LatteFile
     private var groupCache: [String: [UInt8]] = [:]
@@ -56,9 +59,27 @@ public final class LatteFileWeightSource: WeightSource, @unchecked Sendable {
                 try self.file.read(t).withUnsafeBytes { try body(t.dtype, $0) }
             },
             prepare: { [unowned self] group in
+                self.groupCache.removeAll()
                 for (t, bytes) in try self.file.readGroup(group) { self.groupCache[t.name] = bytes }
             }
         )
+    }
+
+    /// Bytes of decoded group tensors held now (one group's at most).
+    var cachedBytes: Int { groupCache.values.reduce(0) { $0 + $1.count } }
+
+    /// A tensor stored as one raw chunk is read from the map; any other is decoded into a copy.
+    public func readScratchBytes(_ name: String) -> Int? {
+        guard let t = file.tensor(named: name) else { return 0 }
+        return t.chunks.count == 1 && t.chunks[0].codec == .raw ? 0 : t.nbytes
+    }
+
+    /// The decoded bytes of every tensor of the group's section, and the largest once more
+    /// for the array being grown while its chunks are appended.
+    public func preparedBytes(group: Int) -> Int? {
+        guard let section = file.manifest.sections.firstIndex(where: { $0.kind == .group && $0.group == group }) else { return 0 }
+        let members = file.manifest.tensors.filter { $0.section == section }.map(\.nbytes)
+        return Checked.sum(Checked.sum(members), members.max() ?? 0)
     }
 
     public func shape(_ name: String) -> [Int]? { base.shape(name) }

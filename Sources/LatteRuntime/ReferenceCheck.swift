@@ -15,15 +15,20 @@ public struct ReferenceSet {
     public static let inputsBlob = "reference/inputs.safetensors"
     public static let expectedBlob = "reference/expected.safetensors"
     public static let runBlob = "reference/run.json"
+    /// Largest `run.json` read: it holds two numbers.
+    public static let maxRunSettingsBytes = 1 << 16
 
-    public var inputs: Checkpoint
-    public var expected: Checkpoint
+    public var inputs: any TensorContainer
+    public var expected: any TensorContainer
     public var steps: Int
     public var cfgScale: Float
     /// Where the set came from, for messages.
     public var origin: String
-    /// The unpacked copies of an embedded set, removed when the set goes away.
-    private var scratch: ScratchFolder?
+    /// Where the inputs came from, for messages naming them.
+    public var inputsOrigin: String
+    /// True for a set embedded in a `.latte` file (which a plain `verify` runs only within
+    /// its work budget).
+    public var isEmbedded: Bool
 
     /// The files `convert --reference DIR` embeds: both safetensors files must be there.
     public static func files(inFolder dir: String) throws -> [(name: String, path: String)] {
@@ -45,64 +50,56 @@ public struct ReferenceSet {
         var steps = 40, cfg: Float = 1
         if files.count > 2 {
             let f = try MappedFile(path: files[2].path)
+            guard f.size <= maxRunSettingsBytes else { throw LocatedError(path: files[2].path, ReferenceError.runSettingsTooLarge(f.size)) }
             (steps, cfg) = try runSettings(f.bytes, origin: files[2].path)
         }
-        return ReferenceSet(inputs: inputs, expected: expected, steps: steps, cfgScale: cfg, origin: dir, scratch: nil)
+        return ReferenceSet(inputs: inputs, expected: expected, steps: steps, cfgScale: cfg, origin: dir,
+                            inputsOrigin: files[0].path, isEmbedded: false)
     }
 
     /// Reads the set embedded in a `.latte` file, or nil when it has none. The blobs are
-    /// checksum-verified and written to a private temporary folder for the readers.
+    /// checksum-verified and kept in memory: nothing is written anywhere, so nothing can be
+    /// left behind, even by a killed process.
     public static func load(embeddedIn file: LatteFile) throws -> ReferenceSet? {
         let names = Set(file.manifest.blobs.map(\.name))
         guard names.contains(inputsBlob), names.contains(expectedBlob) else { return nil }
-        let scratch = try ScratchFolder()
-        let dir = scratch.path
-        func unpack(_ blob: String, _ name: String) throws -> Checkpoint {
-            let bytes = try file.readBlob(named: blob)
-            let path = dir + "/" + name
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-            guard fd >= 0 else { throw LocatedError(path: path, ReferenceError.cannotUnpack(errno)) }
-            defer { close(fd) }
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            guard written == bytes.count else { throw LocatedError(path: path, ReferenceError.cannotUnpack(errno)) }
-            scratch.files.append(path)
-            return try CheckpointReader.open(path: path)
-        }
-        let inputs = try unpack(inputsBlob, "inputs.safetensors")
-        let expected = try unpack(expectedBlob, "expected.safetensors")
+        let inputs = try InMemorySafetensors(bytes: file.readBlob(named: inputsBlob), origin: file.path + ":" + inputsBlob)
+        let expected = try InMemorySafetensors(bytes: file.readBlob(named: expectedBlob), origin: file.path + ":" + expectedBlob)
         var steps = 40, cfg: Float = 1
-        if names.contains(runBlob) {
+        if let run = file.manifest.blobs.first(where: { $0.name == runBlob }) {
+            let origin = file.path + ":" + runBlob
+            guard run.nbytes <= maxRunSettingsBytes else { throw LocatedError(path: origin, ReferenceError.runSettingsTooLarge(run.nbytes)) }
             let bytes = try file.readBlob(named: runBlob)
-            (steps, cfg) = try bytes.withUnsafeBytes { try runSettings($0, origin: file.path + ":" + runBlob) }
+            (steps, cfg) = try bytes.withUnsafeBytes { try runSettings($0, origin: origin) }
         }
         return ReferenceSet(inputs: inputs, expected: expected, steps: steps, cfgScale: cfg, origin: file.path + " (embedded)",
-                            scratch: scratch)
+                            inputsOrigin: inputs.origin, isEmbedded: true)
     }
 
-    private static func runSettings(_ bytes: UnsafeRawBufferPointer, origin: String) throws -> (Int, Float) {
+    /// `steps` (an integer, default 40) and `cfg_scale` (a number, default 1), each within
+    /// `RuntimeLimits`.
+    static func runSettings(_ bytes: UnsafeRawBufferPointer, origin: String) throws -> (Int, Float) {
         let json: JSONValue
         do { json = try JSON.parse(bytes) } catch { throw LocatedError(path: origin, error) }
-        let steps = json["steps"]?.intValue ?? 40
-        let cfg = json["cfg_scale"]?.doubleValue ?? 1
-        guard steps >= 1, steps <= 100_000, cfg.isFinite else { throw LocatedError(path: origin, ReferenceError.badRunSettings) }
-        return (steps, Float(cfg))
-    }
-}
-
-/// A private temporary folder (`mkdtemp`) whose files are removed with it.
-final class ScratchFolder {
-    let path: String
-    var files: [String] = []
-
-    init() throws {
-        var template = Array("/tmp/latte-reference-XXXXXX".utf8CString)
-        guard let p = mkdtemp(&template) else { throw LocatedError(path: "/tmp", ReferenceError.cannotUnpack(errno)) }
-        path = String(cString: p)
-    }
-
-    deinit {
-        for f in files { unlink(f) }
-        rmdir(path)
+        guard json.objectValue != nil else { throw LocatedError(path: origin, ReferenceError.badRunSettings("must be a JSON object")) }
+        var steps = 40, cfg: Float = 1
+        do {
+            if let v = json["steps"] {
+                guard let s = v.intValue else {
+                    throw ReferenceError.badRunSettings("'steps' must be an integer, found \(v.serialized())")
+                }
+                try RuntimeLimits.checkSteps(s, "'steps'")
+                steps = s
+            }
+            if let v = json["cfg_scale"] {
+                guard let g = v.doubleValue else { throw ReferenceError.badRunSettings("'cfg_scale' must be a number, found \(v.serialized())") }
+                try RuntimeLimits.checkGuidance(Float(g), "'cfg_scale'")
+                cfg = Float(g)
+            }
+        } catch {
+            throw LocatedError(path: origin, error)
+        }
+        return (steps, cfg)
     }
 }
 
@@ -123,6 +120,18 @@ public struct ReferenceResult: Sendable {
     }
 }
 
+/// How much work a reference run may do.
+public enum WorkBudget: Sendable, Equatable {
+    /// Any amount: the reference was asked for explicitly (`--reference DIR`,
+    /// `--allow-long-reference`).
+    case unlimited
+    /// `ReferenceCheck.automaticWorkBudget(parameters:)`: what a plain `verify` allows an
+    /// embedded reference.
+    case automatic
+    /// At most this many operations (as `RunEstimate.operations` counts them).
+    case operations(Double)
+}
+
 /// Runs a model on a reference set and compares every output it holds.
 public enum ReferenceCheck {
     /// The default tolerance on max |a - e| / max |e|. The reference computes from the same
@@ -130,10 +139,59 @@ public enum ReferenceCheck {
     /// the stored dtype does not widen the gap: what is left is float32 summation order.
     public static let defaultTolerance = 2e-4
 
-    public static func run(model: LoadedModel, reference: ReferenceSet, tolerance: Double = defaultTolerance) throws -> [ReferenceResult] {
-        let inputs = try RunInputs.load(reference.inputs, config: model.config)
-        let latte = try LatteModel(config: model.config, weights: model.weights)
-        let (outputs, _) = try LatteRun.execute(model: latte, inputs: inputs, steps: reference.steps, cfgScale: reference.cfgScale)
+    /// What any model's embedded reference may cost in a plain `verify`: 10^10 operations,
+    /// at most ~1.5 s on this 2-core machine even on the least efficient shapes measured
+    /// (6.5·10^9 to 1.4·10^10 operations per second: tiny widths with 4096 image tokens,
+    /// 1024 velocity evaluations, 256 layers of width 8; docs/CLI.md), and 10 to 100 times
+    /// the fixtures' references (8·10^6 to 6.4·10^7).
+    public static let workBudgetFloor = 1e10
+    /// Operations per parameter allowed beyond the floor: 2,000, i.e. the work of pushing
+    /// 1,000 tokens through every weight of the model (a multiply-add is two). For the
+    /// paper's 2B model that is 6·10^12, a minute or two here: a reference of a few steps at
+    /// a small latent fits, a 100,000-step `run.json` does not.
+    public static let workBudgetPerParameter = 2_000.0
+
+    /// The work budget of a plain `verify` for a model of `parameters` weights: the work is
+    /// bounded by the bytes of weights really present, not by the numbers of a `run.json`.
+    public static func automaticWorkBudget(parameters: Int) -> Double {
+        max(workBudgetFloor, workBudgetPerParameter * Double(parameters))
+    }
+
+    /// Runs `model` on `reference` and compares every output the set holds. Refused before
+    /// any work when the run would pass `workBudget` or the memory budget (`memoryBudget`
+    /// bytes; nil: `MemoryBudget.automatic`). Errors name the file they concern.
+    public static func run(model: LoadedModel, reference: ReferenceSet, tolerance: Double = defaultTolerance,
+                           workBudget: WorkBudget = .unlimited, memoryBudget: Int? = nil) throws -> [ReferenceResult] {
+        let inputs: RunInputs
+        do { inputs = try RunInputs.load(reference.inputs, config: model.config) } catch let e as RuntimeError {
+            throw LocatedError(path: reference.inputsOrigin, e)
+        }
+        let latte: LatteModel
+        do { latte = try LatteModel(config: model.config, weights: model.weights, memoryBudget: memoryBudget) } catch let e as RuntimeError {
+            throw LocatedError(path: model.path, e)
+        }
+        let limit: Double? = switch workBudget {
+        case .unlimited: nil
+        case .automatic: automaticWorkBudget(parameters: latte.footprint.parameters)
+        case let .operations(n): n
+        }
+        // Memory first (no option runs past it but a larger budget), then work.
+        let cost = LatteRun.estimate(model: latte, inputs: inputs, steps: reference.steps, cfgScale: reference.cfgScale)
+        do { try LatteRun.checkMemory(cost, model: latte) } catch { throw LocatedError(path: model.path, error) }
+        if let limit {
+            guard cost.operations <= limit else {
+                throw LocatedError(path: model.path, ReferenceError.overWorkBudget(
+                    operations: cost.operations, budget: limit, shape: cost.shape, parameters: latte.footprint.parameters))
+            }
+        }
+        let outputs: [OutputTensor]
+        do {
+            outputs = try LatteRun.execute(model: latte, inputs: inputs, steps: reference.steps, cfgScale: reference.cfgScale).outputs
+        } catch let e as RuntimeError {
+            if case .usage = e { throw LocatedError(path: reference.origin, e) }
+            if case .tokenOutOfRange = e { throw LocatedError(path: reference.inputsOrigin, e) }
+            throw LocatedError(path: model.path, e)
+        }
         var results: [ReferenceResult] = []
         for out in outputs {
             guard let e = reference.expected.tensor(named: out.name) else { continue }
@@ -141,7 +199,12 @@ public enum ReferenceCheck {
                 throw LocatedError(path: reference.origin, tensor: out.name,
                                    ReferenceError.expectedMismatch(expected: "\(e.dtype.name) \(e.shape)", produced: "F32 \(out.shape)"))
             }
-            let expected: [Float] = try reference.expected.bytes(of: e).withUnsafeBytes { raw in
+            let bytes = try reference.expected.bytes(of: e)
+            guard bytes.count == out.values.count * 4 else {
+                throw LocatedError(path: reference.origin, tensor: out.name,
+                                   RuntimeError.wrongByteCount(tensor: out.name, expected: out.values.count * 4, found: bytes.count))
+            }
+            let expected: [Float] = bytes.withUnsafeBytes { raw in
                 (0 ..< out.values.count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
             }
             results.append(ReferenceResult(name: out.name, comparison: OutputComparison(actual: out.values, expected: expected), tolerance: tolerance))
@@ -154,18 +217,23 @@ public enum ReferenceCheck {
 /// What is wrong with a reference set.
 public enum ReferenceError: Error, Equatable, CustomStringConvertible {
     case missingFile
-    case cannotUnpack(Int32)
-    case badRunSettings
+    case runSettingsTooLarge(Int)
+    case badRunSettings(String)
     case expectedMismatch(expected: String, produced: String)
     case nothingToCompare
+    case overWorkBudget(operations: Double, budget: Double, shape: String, parameters: Int)
 
     public var description: String {
         switch self {
         case .missingFile: "missing: a reference folder holds inputs.safetensors and expected.safetensors"
-        case let .cannotUnpack(e): "cannot unpack the embedded reference: \(String(cString: strerror(e)))"
-        case .badRunSettings: "run.json must hold steps (1 to 100000) and a finite cfg_scale"
+        case let .runSettingsTooLarge(n): "run.json is \(n) bytes, above the limit of \(ReferenceSet.maxRunSettingsBytes)"
+        case let .badRunSettings(why): why
         case let .expectedMismatch(e, p): "the reference holds \(e), the run produced \(p)"
         case .nothingToCompare: "expected.safetensors holds none of the outputs the run produced (sample, velocity, context_hidden)"
+        case let .overWorkBudget(ops, budget, shape, parameters):
+            "the embedded reference run needs about \(RunEstimate.formatOperations(ops)) operations (\(shape)),"
+                + " above verify's budget of \(RunEstimate.formatOperations(budget)) for a model of \(parameters) parameters;"
+                + " run it anyway with --allow-long-reference, or check only the weights with --weights-only"
         }
     }
 }

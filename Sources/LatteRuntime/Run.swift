@@ -36,8 +36,9 @@ public struct RunInputs: Sendable {
         }
     }
 
-    /// Reads and checks inputs from an opened checkpoint-like container.
-    public static func load(_ file: Checkpoint, config: ModelConfig) throws -> RunInputs {
+    /// Reads and checks inputs from an opened checkpoint or in-memory safetensors file.
+    /// Counts are checked against `RuntimeLimits` before anything is allocated for them.
+    public static func load(_ file: any TensorContainer, config: ModelConfig) throws -> RunInputs {
         let vocab = config.vocabSize
         let c = config.latentChannels, h = config.latentSize[0], w = config.latentSize[1]
         func ids(_ name: String) throws -> [Int]? {
@@ -45,8 +46,13 @@ public struct RunInputs: Sendable {
             guard e.shape.count == 1 else {
                 throw RuntimeError.badInput(tensor: name, reason: "must be one-dimensional [T], found shape \(e.shape)")
             }
-            let bytes = try file.bytes(of: e)
             let n = e.shape[0]
+            try RuntimeLimits.checkContext(n, tensor: name)
+            guard let width = e.dtype.byteWidth, e.dtype == .i64 || e.dtype == .i32 else {
+                throw RuntimeError.unsupportedDType(tensor: name, dtype: e.dtype, allowed: [.i64, .i32])
+            }
+            let bytes = try file.bytes(of: e)
+            guard bytes.count == n * width else { throw RuntimeError.wrongByteCount(tensor: name, expected: n * width, found: bytes.count) }
             var out = [Int](repeating: 0, count: n)
             try bytes.withUnsafeBytes { raw in
                 for i in 0 ..< n {
@@ -61,9 +67,6 @@ public struct RunInputs: Sendable {
                     }
                     out[i] = Int(v)
                 }
-            }
-            if n == 0 && e.dtype != .i64 && e.dtype != .i32 {
-                throw RuntimeError.unsupportedDType(tensor: name, dtype: e.dtype, allowed: [.i64, .i32])
             }
             return out
         }
@@ -92,6 +95,9 @@ public struct RunInputs: Sendable {
         let hasXT = file.tensor(named: "x_t") != nil, hasTimesteps = file.tensor(named: "timesteps") != nil
         if hasXT && !hasTimesteps { throw RuntimeError.missingInput("timesteps") }
         if hasTimesteps && !hasXT { throw RuntimeError.missingInput("x_t") }
+        if let first = file.tensor(named: "x_t")?.shape.first, first > RuntimeLimits.maxVelocityEvaluations {
+            throw RuntimeError.badInput(tensor: "x_t", reason: "\(first) velocity evaluations, above the limit of \(RuntimeLimits.maxVelocityEvaluations)")
+        }
         let xT = try floats("x_t") { s in s.count == 4 && Array(s.dropFirst()) == [c, h, w] ? nil : [s.first ?? 1, c, h, w] }
         let n = file.tensor(named: "x_t")?.shape.first ?? 0
         let ts = try floats("timesteps") { s in s == [n] ? nil : [n] }
@@ -101,6 +107,16 @@ public struct RunInputs: Sendable {
             }
         }
         return RunInputs(contextIDs: context, uncondIDs: uncond, noise: noise, xT: xT, timesteps: ts)
+    }
+}
+
+extension LatteRun {
+    /// Refuses a run whose estimated peak is above the model's memory budget.
+    static func checkMemory(_ cost: RunEstimate, model: LatteModel) throws(RuntimeError) {
+        guard let peak = cost.peakBytes, peak <= model.memoryBudget else {
+            throw .overMemoryBudget("the run needs about \(cost.memoryDescription),"
+                + " above the memory budget of \(formatBytes(model.memoryBudget)) (set another with --memory-budget)")
+        }
     }
 }
 
@@ -157,12 +173,17 @@ public enum LatteRun {
     public static func execute(model: LatteModel, inputs: RunInputs, steps: Int = 40, cfgScale: Float = 1,
                                onStep: ((_ step: Int, _ t: Double, _ group: Int, _ seconds: Double, _ groupReadSeconds: Double) -> Void)? = nil) throws -> (outputs: [OutputTensor], timings: RunTimings) {
         let cfg = model.config
-        guard steps >= 1 else { throw RuntimeError.usage("--steps must be at least 1, found \(steps)") }
-        guard cfgScale.isFinite else { throw RuntimeError.usage("--cfg-scale must be a finite number") }
+        try RuntimeLimits.checkSteps(steps, "steps")
+        try RuntimeLimits.checkGuidance(cfgScale, "the guidance scale")
         let guided = cfgScale != 1 && inputs.noise != nil
         if cfgScale != 1 && inputs.uncondIDs == nil {
             throw RuntimeError.usage("--cfg-scale \(cfgScale) needs an unconditional context: add 'uncond_ids' to the inputs")
         }
+        // The whole run against the memory budget, before any of it is allocated.
+        try checkMemory(estimate(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale), model: model)
+        let velocityNeeded = inputs.noise != nil || inputs.xT != nil
+        let maxT = max(inputs.contextIDs.count, guided ? inputs.uncondIDs?.count ?? 0 : 0)
+        try model.reserve(positions: maxT + (velocityNeeded ? model.dims.tokens : 0))
         var timings = RunTimings()
         timings.layersPerPass = model.layersPerStep
         timings.passesPerStep = guided ? 2 : 1
@@ -174,6 +195,7 @@ public enum LatteRun {
         timings.prefillSeconds = monotonicSeconds() - t0
         timings.prefillReadSeconds = model.contextReadSeconds - readBefore
         timings.contextsPrefilled = states.map(\.length)
+        if velocityNeeded { try model.reserve(positions: 0, stepContext: maxT) }
         var outputs: [OutputTensor] = []
         let c = cfg.latentChannels, h = cfg.latentSize[0], w = cfg.latentSize[1]
         if let noise = inputs.noise {

@@ -19,6 +19,10 @@ public enum RuntimeError: Error, Equatable, CustomStringConvertible {
     case missingInput(String)
     /// The request itself is inconsistent (guidance without an unconditional context…).
     case usage(String)
+    /// A size above one of `RuntimeLimits` (the message names it and the limit).
+    case overLimit(String)
+    /// The run would need more memory than its budget (the message says how much, for what).
+    case overMemoryBudget(String)
 
     public var description: String {
         switch self {
@@ -31,6 +35,8 @@ public enum RuntimeError: Error, Equatable, CustomStringConvertible {
         case let .badInput(t, why): "tensor '\(t)': \(why)"
         case let .missingInput(t): "tensor '\(t)': missing from the inputs"
         case let .usage(why): why
+        case let .overLimit(why): why
+        case let .overMemoryBudget(why): why
         }
     }
 }

@@ -28,6 +28,14 @@ public protocol WeightSource: AnyObject {
 
     /// Called once before the first tensor of replica group `group` is read.
     func prepare(group: Int) throws
+
+    /// Bytes a read of tensor `name` holds beyond the caller's buffer while it runs (a
+    /// decoded or gathered copy), for the memory estimate; 0 when it reads in place.
+    func readScratchBytes(_ name: String) -> Int?
+
+    /// Bytes `prepare(group:)` keeps until the next `prepare` (a decoded copy of the
+    /// group), for the memory estimate.
+    func preparedBytes(group: Int) -> Int?
 }
 
 extension WeightSource {
@@ -47,6 +55,10 @@ extension WeightSource {
     }
 
     public func prepare(group: Int) throws {}
+
+    public func readScratchBytes(_ name: String) -> Int? { 0 }
+
+    public func preparedBytes(group: Int) -> Int? { 0 }
 
     /// The whole tensor as a new array.
     public func float32(_ name: String) throws -> [Float] {
@@ -156,6 +168,13 @@ public final class CheckpointWeightSource: WeightSource, @unchecked Sendable {
     }
 
     public func shape(_ name: String) -> [Int]? { checkpoint.tensor(named: name)?.shape }
+
+    /// A tensor that is not a dense slice of the map (a strided or big-endian view) is
+    /// materialized once per read.
+    public func readScratchBytes(_ name: String) -> Int? {
+        guard let e = checkpoint.tensor(named: name), !e.isContiguous else { return 0 }
+        return e.dtype.byteCount(elements: e.elementCount)
+    }
 
     private func entry(_ name: String) throws -> TensorEntry {
         guard let e = checkpoint.tensor(named: name) else { throw RuntimeError.missingTensor(name) }

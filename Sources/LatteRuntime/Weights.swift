@@ -91,14 +91,19 @@ enum Names {
     }
 }
 
-/// Reads tensors from a source into float32 buffers, checking shapes.
+/// Reads tensors from a source into float32 buffers, checking shapes; every buffer is
+/// reserved in the model's ledger first.
 struct Loader {
     let source: WeightSource
     let dims: Dims
+    let ledger: MemoryLedger
 
-    func checkShape(_ name: String, _ expected: [Int]) throws {
-        guard let found = source.shape(name) else { throw RuntimeError.missingTensor(name) }
-        guard found == expected else { throw RuntimeError.wrongShape(tensor: name, expected: expected, found: found) }
+    func checkShape(_ name: String, _ expected: [Int]) throws { try Self.checkShape(source, name, expected) }
+
+    /// The tensor `name` of `source` must exist with shape `expected`.
+    static func checkShape(_ source: WeightSource, _ name: String, _ expected: [Int]) throws(RuntimeError) {
+        guard let found = source.shape(name) else { throw .missingTensor(name) }
+        guard found == expected else { throw .wrongShape(tensor: name, expected: expected, found: found) }
     }
 
     /// Reads `name` (expected shape `shape`) into `dst` at element offset `offset`.
@@ -110,7 +115,7 @@ struct Loader {
     }
 
     func tensor(_ name: String, _ shape: [Int]) throws -> FloatBuffer {
-        let b = FloatBuffer(uninitialized: elementCount(of: shape) ?? 0)
+        let b = try FloatBuffer(elementCount(of: shape), zeroed: false, in: ledger, for: "tensor '\(name)'")
         try read(name, shape, into: b)
         return b
     }
@@ -127,19 +132,22 @@ final class DecoderWeights: @unchecked Sendable {
     let downW: FloatBuffer       // [D, F]
 
     /// Buffers for one layer, filled by `load`.
-    init(_ d: Dims) {
-        inputNorm = FloatBuffer(uninitialized: d.d)
-        qkvW = FloatBuffer(uninitialized: d.qkvDim * d.d)
-        qkvB = FloatBuffer(uninitialized: d.qkvDim)
-        oW = FloatBuffer(uninitialized: d.d * d.qDim)
-        postNorm = FloatBuffer(uninitialized: d.d)
-        gateUpW = FloatBuffer(uninitialized: 2 * d.f * d.d)
-        downW = FloatBuffer(uninitialized: d.d * d.f)
+    init(_ d: Dims, _ ledger: MemoryLedger, _ what: String) throws(RuntimeError) {
+        func buffer(_ count: Int?) throws(RuntimeError) -> FloatBuffer {
+            try FloatBuffer(count, zeroed: false, in: ledger, for: what)
+        }
+        inputNorm = try buffer(d.d)
+        qkvW = try buffer(Checked.product(d.qkvDim, d.d))
+        qkvB = try buffer(d.qkvDim)
+        oW = try buffer(Checked.product(d.d, d.qDim))
+        postNorm = try buffer(d.d)
+        gateUpW = try buffer(Checked.product(2, d.f, d.d))
+        downW = try buffer(Checked.product(d.d, d.f))
     }
 
     /// Reads the layer at `prefix` (e.g. "model.layers.3").
     convenience init(_ prefix: String, _ ld: Loader) throws {
-        self.init(ld.dims)
+        try self.init(ld.dims, ld.ledger, "layer '\(prefix)'")
         try load(prefix, ld)
     }
 

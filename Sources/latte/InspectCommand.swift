@@ -27,7 +27,7 @@ struct InspectCommand: ParsableCommand {
             if json {
                 writeOut(report.json(includeTensors: !noTensors).serialized(pretty: true) + "\n")
             } else {
-                writeOut(report.table(includeTensors: !noTensors))
+                writeText(report.table(includeTensors: !noTensors))
             }
         }
     }

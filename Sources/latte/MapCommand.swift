@@ -23,7 +23,7 @@ struct MapCommand: ParsableCommand {
             if json {
                 writeOut(mapped.plan.planJSON.serialized(pretty: true) + "\n")
             } else {
-                writeOut("source: \(source) (\(mapped.checkpoint.format.rawValue), \(mapped.checkpoint.tensors.count) tensors)\n"
+                writeText("source: \(source) (\(mapped.checkpoint.format.rawValue), \(mapped.checkpoint.tensors.count) tensors)\n"
                     + "config: \(mapped.configPath)\n" + (plan.mapping.map { "mapping: \($0)\n" } ?? "") + "\n"
                     + mapped.plan.table())
             }

@@ -12,7 +12,10 @@ struct RunCommand: ParsableCommand {
         discussion: """
         INPUTS is a safetensors file with `context_ids` (I64 or I32 [T]) and any of `noise` \
         (F32 [C,h,w]), `uncond_ids` ([T']), `x_t` (F32 [n,C,h,w]) with `timesteps` (F32 [n]). \
-        OUT receives `sample`, `velocity` and `context_hidden` (F32). A timing summary goes to stderr.
+        OUT receives `sample`, `velocity` and `context_hidden` (F32). A timing summary goes to stderr. \
+        Limits: 32768 tokens per context, 16384 image tokens, 10000 steps, |cfg-scale| <= 100, \
+        1024 velocity evaluations; the run's memory is estimated first and refused past the budget \
+        (default: twice the model's float32 weights plus 512 MiB, at most 3/4 of the machine's memory).
         """
     )
 
@@ -25,21 +28,24 @@ struct RunCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the outputs (safetensors).")
     var output: String
 
-    @Option(help: "Euler sampling steps.")
+    @Option(help: "Euler sampling steps (1 to 10000).")
     var steps: Int = 40
 
-    @Option(help: "Classifier-free guidance scale (needs uncond_ids when not 1).")
+    @Option(help: "Classifier-free guidance scale, -100 to 100 (needs uncond_ids when not 1).")
     var cfgScale: Float = 1
+
+    @Option(help: "Memory the run may use, e.g. 8G or 512M (default: twice the model's float32 weights plus 512 MiB, at most 3/4 of memory).")
+    var memoryBudget: String?
 
     @Flag(help: "Print each sampling step's time and group on stderr.")
     var verbose = false
 
-    func validate() throws {
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
-        guard cfgScale.isFinite else { throw ValidationError("--cfg-scale must be a finite number") }
-    }
-
     func run() throws {
+        let budget = try usageChecked {
+            try RuntimeLimits.checkSteps(steps, "--steps")
+            try RuntimeLimits.checkGuidance(cfgScale, "--cfg-scale")
+            return try parseMemoryBudget(memoryBudget)
+        }
         try reportingErrors {
             let loaded = try ModelLoader.open(path: model)
             // Refused before any work: a missing folder, or an output over one of the inputs.
@@ -52,7 +58,7 @@ struct RunCommand: ParsableCommand {
             }
             let weightsPath = loaded.path
             let latte: LatteModel
-            do { latte = try LatteModel(config: config, weights: loaded.weights) } catch let e as RuntimeError {
+            do { latte = try LatteModel(config: config, weights: loaded.weights, memoryBudget: budget) } catch let e as RuntimeError {
                 throw LocatedError(path: weightsPath, e)
             }
             let result: (outputs: [OutputTensor], timings: RunTimings)
@@ -73,4 +79,24 @@ struct RunCommand: ParsableCommand {
             printError("blas: OpenBLAS \(BLASTuning.coreName) kernels, \(BLASTuning.threads) threads")
         }
     }
+}
+
+/// Runs checks of command-line values: a `RuntimeError` becomes one `error:` line and the
+/// usage exit code, 64.
+func usageChecked<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as RuntimeError {
+        printError("error: \(e)")
+        throw ExitCode(64)
+    }
+}
+
+/// `--memory-budget SIZE` in bytes, nil when not given.
+func parseMemoryBudget(_ text: String?) throws(RuntimeError) -> Int? {
+    guard let text else { return nil }
+    guard let bytes = MemoryBudget.parse(text) else {
+        throw .usage("--memory-budget '\(text)' is not a size: give bytes, or a number with K, M, G or T (e.g. 512M, 8G)")
+    }
+    return bytes
 }

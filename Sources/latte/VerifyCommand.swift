@@ -11,7 +11,9 @@ struct VerifyCommand: ParsableCommand {
         discussion: """
         With --reference DIR (inputs.safetensors, expected.safetensors, optionally run.json with \
         steps and cfg_scale), or a reference embedded by `latte convert --reference`, the model is \
-        run and each output compared: max absolute and relative error, pass or fail.
+        run and each output compared: max absolute and relative error, pass or fail. An embedded \
+        reference runs only within verify's work budget (2000 operations per model parameter, at \
+        least 1e10): past it verify refuses, naming the cost; --allow-long-reference runs it anyway.
         """
     )
 
@@ -30,6 +32,12 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Skip the reference run even when the file embeds a reference.")
     var weightsOnly = false
 
+    @Flag(help: "Run an embedded reference even when it costs more than verify's work budget.")
+    var allowLongReference = false
+
+    @Option(help: "Memory the reference run may use, e.g. 8G or 512M (default: twice the model's float32 weights plus 512 MiB, at most 3/4 of memory).")
+    var memoryBudget: String?
+
     @Flag(help: "Print the machine-readable report.")
     var json = false
 
@@ -39,6 +47,7 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        let budget = try usageChecked { try parseMemoryBudget(memoryBudget) }
         try reportingErrors {
             let latte = try LatteFile(path: input)
             let checkpoint = try source.map { try CheckpointReader.open(path: $0) }
@@ -49,7 +58,11 @@ struct VerifyCommand: ParsableCommand {
                 let set = try reference.map { try ReferenceSet.load(folder: $0) } ?? ReferenceSet.load(embeddedIn: latte)
                 if let set {
                     origin = set.origin
-                    results = try ReferenceCheck.run(model: try ModelLoader.open(path: input), reference: set, tolerance: tolerance)
+                    // An embedded reference runs within the work budget unless asked otherwise;
+                    // one named on the command line was asked for.
+                    let work: WorkBudget = set.isEmbedded && !allowLongReference ? .automatic : .unlimited
+                    results = try ReferenceCheck.run(model: try ModelLoader.open(path: input), reference: set, tolerance: tolerance,
+                                                     workBudget: work, memoryBudget: budget)
                 }
             }
             let outputsOK = results.allSatisfy(\.passed)

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the built `latte` executable (it sits beside the test bundle in the build folder).
 struct CLI {
@@ -6,6 +9,7 @@ struct CLI {
         var status: Int32
         var stdout: String
         var stderr: String
+        var timedOut = false
     }
 
     static var executable: URL {
@@ -21,14 +25,25 @@ struct CLI {
 
     static func fixture(_ relative: String) -> String { packageRoot.appendingPathComponent("fixtures/" + relative).path }
 
-    static func run(_ args: [String]) throws -> Result {
+    /// Runs latte with `args` (and `environment` added to ours). A run still going after
+    /// `timeout` seconds is killed and reported with `timedOut`, so a hang fails its test
+    /// instead of stopping the suite.
+    static func run(_ args: [String], environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
         let p = Process()
         p.executableURL = executable
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        final class Flag: @unchecked Sendable { var set = false }
+        let timedOut = Flag()
+        let watchdog = DispatchWorkItem {
+            timedOut.set = true
+            kill(p.processIdentifier, SIGKILL)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         // Read both pipes before waiting so a large output cannot block the child.
         final class Box: @unchecked Sendable { var data = Data() }
         let errBox = Box()
@@ -39,7 +54,9 @@ struct CLI {
         group.wait()
         let errData = errBox.data
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        watchdog.cancel()
+        return Result(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self), timedOut: timedOut.set)
     }
 
     /// A fresh temporary folder, removed by the caller.

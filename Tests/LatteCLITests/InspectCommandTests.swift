@@ -69,7 +69,7 @@ import LatteCore
         #expect(FileManager.default.createFile(atPath: bad, contents: Data([1, 2, 3])))
         let lfs = dir.appendingPathComponent("model.safetensors").path
         #expect(FileManager.default.createFile(atPath: lfs, contents: Data("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n".utf8)))
-        for (path, fragment) in [(bad, "shorter than the 8-byte header"), (lfs, "a Git LFS pointer, not the weights"), (dir.path + "/nope", "no such file")] {
+        for (path, fragment) in [(bad, "shorter than the 8-byte header"), (lfs, "a Git LFS pointer, not the weights"), (dir.path + "/nope", "nope: cannot open: No such file or directory")] {
             let r = try CLI.run(["inspect", path])
             #expect(r.status == 1)
             #expect(r.stdout.isEmpty)

@@ -123,6 +123,88 @@ import LatteReaders
         #expect(LatteVerifier.verify(f).ok)
     }
 
+    /// What a reader would refuse is refused before anything is written, one rule each,
+    /// naming the file and the tensor.
+    @Test func unreadableOutputsAreRefusedBeforeWriting() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        writeFile(dir.file("source.bin"), [UInt8](repeating: 0, count: 64))
+        let file = try MappedFile(path: dir.file("source.bin"))
+        func entry(_ name: String, _ dtype: DType = .f32, _ shape: [Int] = [2]) -> TensorEntry {
+            TensorEntry(name: name, dtype: dtype, shape: shape, file: 0, storageOffset: 0,
+                        storageLength: dtype.byteCount(elements: elementCount(of: shape) ?? 0) ?? 0, storageKey: name)
+        }
+        let cases: [([TensorEntry], [String: String], String)] = [
+            ([entry("__metadata__")], [:], "tensor '__metadata__': cannot be stored: the name __metadata__ is reserved"),
+            ([entry("a\u{0}b")], [:], "tensor 'a\u{0}b': cannot be stored: the name contains a NUL character"),
+            ([entry("deep", .f32, [Int](repeating: 1, count: 65))], [:], "tensor 'deep': cannot be stored: rank 65 is more than the 64"),
+            ([entry("w"), entry("w")], [:], "tensor 'w': cannot be stored: a second tensor would be stored under this name"),
+            ([entry("w")], ["k\u{0}": "v"], "metadata cannot be stored: metadata key 'k\u{0}' contains a NUL character"),
+            ([entry("w")], ["k": "v\u{0}"], "metadata cannot be stored: the value of metadata key 'k' contains a NUL character"),
+            // 80 MB in 8-byte chunks: more chunks than a reader takes (its bytes are never read).
+            ([entry("long", .u64, [10_000_001])], [:], "tensor 'long': cannot be stored: 10000001 chunks of 8 bytes, more than the 10000000"),
+        ]
+        for (tensors, metadata, message) in cases {
+            let c = Checkpoint(format: .pytorchZip, files: [file], metadata: metadata, tensors: tensors)
+            #expect {
+                try LatteWriter.write(c, plan: nil, to: dir.file("m.latte"), options: testOptions(chunkSize: 8))
+            } throws: { error in
+                String(describing: error).hasPrefix(dir.file("source.bin") + ": " + message)
+            }
+            #expect(dir.entries == ["source.bin"])
+        }
+        // The largest rank and the empty name are stored, and read back.
+        let c = Checkpoint(format: .pytorchZip, files: [file], tensors: [entry("deep", .f32, [Int](repeating: 1, count: 64)), entry("")])
+        try LatteWriter.write(c, plan: nil, to: dir.file("m.latte"), options: testOptions(chunkSize: 8))
+        let f = try LatteFile(path: dir.file("m.latte"))
+        #expect(f.tensors.map(\.name) == ["deep", ""] && f.tensors[0].shape.count == 64)
+    }
+
+    /// The recorded config nests two levels inside the manifest: a config that parses but
+    /// would make the manifest deeper than `JSON.maxDepth` is refused, one level less is kept.
+    @Test func aConfigTooDeepForTheManifestIsRefused() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        writeSafetensors(dir.file("model.safetensors"), [SyntheticTensor(name: "w", dtype: .u8, shape: [1], bytes: [7])])
+        let c = try CheckpointReader.open(path: dir.file("model.safetensors"))
+        func config(depth: Int) -> String { "{\"a\": " + String(repeating: "[", count: depth - 1) + String(repeating: "]", count: depth - 1) + "}" }
+        var options = testOptions()
+        options.configPath = dir.file("config.json")
+        writeFile(dir.file("config.json"), Array(config(depth: JSON.maxDepth - 1).utf8))
+        #expect {
+            try LatteWriter.write(c, plan: nil, to: dir.file("m.latte"), options: options)
+        } throws: { error in
+            String(describing: error) == dir.file("config.json") + ": " + UnreadableOutputError.tooDeep(depth: JSON.maxDepth + 1, limit: JSON.maxDepth).description
+        }
+        #expect(dir.entries == ["config.json", "model.safetensors"])
+        writeFile(dir.file("config.json"), Array(config(depth: JSON.maxDepth - 2).utf8))
+        try LatteWriter.write(c, plan: nil, to: dir.file("m.latte"), options: options)
+        #expect(try LatteFile(path: dir.file("m.latte")).manifest.provenance["config"]?["a"] != nil)
+    }
+
+    /// The `.latte` reader holds names to the same rules (a crafted file gets the same refusal).
+    @Test func theReaderRefusesTheSameNames() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        writeSafetensors(dir.file("model.safetensors"), [SyntheticTensor(name: "__metadataXX", dtype: .u8, shape: [1], bytes: [7])])
+        try LatteWriter.write(try CheckpointReader.open(path: dir.file("model.safetensors")), plan: nil, to: dir.file("m.latte"), options: testOptions())
+        // Same length, so only the name changes; the trailer's manifest checksum is redone.
+        var bytes = readFile(dir.file("m.latte"))
+        let from = Array("\"__metadataXX\"".utf8), to = Array("\"__metadata__\"".utf8)
+        let at = try #require((0 ... bytes.count - from.count).last { Array(bytes[$0 ..< $0 + from.count]) == from })
+        bytes.replaceSubrange(at ..< at + from.count, with: to)
+        let t = bytes.count - LatteLayout.trailerSize
+        let offset = Int(bytes[t ..< t + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) })
+        let sum = XXH64.hash(Array(bytes[offset ..< t]))
+        for k in 0 ..< 8 { bytes[t + 16 + k] = UInt8(truncatingIfNeeded: sum >> (8 * UInt64(k))) }
+        writeFile(dir.file("m.latte"), bytes)
+        #expect {
+            _ = try LatteFile(path: dir.file("m.latte"))
+        } throws: { error in
+            String(describing: error).contains("tensor '__metadata__' is invalid: the name __metadata__ is reserved")
+        }
+    }
+
     /// Raw chunks start on 64-byte boundaries and can be used from the map.
     @Test func rawChunksAreAligned() throws {
         let dir = TempDir()

@@ -106,7 +106,11 @@ enum P {
         return [0x58] + le32(b.count) + b
     }
     static func le32(_ v: Int) -> [UInt8] { (0 ..< 4).map { UInt8((v >> (8 * $0)) & 0xFF) } }
-    static func int(_ v: Int) -> [UInt8] { [0x4A] + le32(v) }
+    /// BININT when `v` fits 32 bits, else LONG1 with 8 bytes.
+    static func int(_ v: Int) -> [UInt8] {
+        if v >= Int(Int32.min) && v <= Int(Int32.max) { return [0x4A] + le32(v) }
+        return [0x8A, 8] + (0 ..< 8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) }
+    }
     static func global(_ m: String, _ n: String) -> [UInt8] { [0x63] + Array("\(m)\n\(n)\n".utf8) }
     static func tuple(_ items: [[UInt8]]) -> [UInt8] { [0x28] + items.flatMap { $0 } + [0x74] }
 

@@ -15,6 +15,9 @@ enum Fixtures {
 
     static let models = repoRoot + "/fixtures/models"
 
+    /// The runtime's hostile corpus (fixtures/hostile/runtime, written by its make.py).
+    static let hostile = repoRoot + "/fixtures/hostile/runtime"
+
     /// The tolerance of issue 5: max abs error / max abs value.
     static let tolerance = 2e-4
 
@@ -110,6 +113,9 @@ final class RecordingSource: WeightSource {
         try base.prepare(group: group)
     }
 
+    func readScratchBytes(_ name: String) -> Int? { base.readScratchBytes(name) }
+    func preparedBytes(group: Int) -> Int? { base.preparedBytes(group: group) }
+
     /// The replica layers whose tensors were read.
     var replicaLayersRead: Set<Int> {
         Set(reads.compactMap { name -> Int? in
@@ -170,4 +176,44 @@ func temporaryFolder() throws -> String {
     let path = NSTemporaryDirectory() + "latte-runtime-tests-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
+}
+
+/// The text of the error `body` throws ("no error" when it throws none).
+func errorText(_ body: () throws -> Void) -> String {
+    do { try body() } catch { return String(describing: error) }
+    return "no error"
+}
+
+/// A weight source that has every tensor a config needs, at its shape, all zeros: for
+/// estimates of models too large to keep as fixtures (the paper's 2B shape).
+final class ShapeOnlySource: WeightSource {
+    let shapes: [String: [Int]]
+
+    init(_ config: ModelConfig) {
+        shapes = Dictionary(uniqueKeysWithValues: Names.all(Dims(config)).map { ($0.0, $0.1) })
+    }
+
+    func shape(_ name: String) -> [Int]? { shapes[name] }
+
+    func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
+        guard shapes[name] != nil else { throw RuntimeError.missingTensor(name) }
+        destination.update(repeating: 0)
+    }
+
+    func readRows(_ name: String, rows: [Int], into destination: UnsafeMutableBufferPointer<Float>) throws {
+        destination.update(repeating: 0)
+    }
+}
+
+/// A LaTtE-Flow config of the given shape (everything else as the spec's tiny model).
+func latteConfig(hidden: Int, intermediate: Int, layers: Int, heads: Int, kvHeads: Int, vocab: Int, groups: Int,
+                 channels: Int = 4, patch: Int = 2, latent: [Int]) throws -> ModelConfig {
+    try ModelConfig(json: .object([
+        ("model_type", .string("latte_flow")), ("hidden_size", .int(Int64(hidden))),
+        ("intermediate_size", .int(Int64(intermediate))), ("num_hidden_layers", .int(Int64(layers))),
+        ("num_attention_heads", .int(Int64(heads))), ("num_key_value_heads", .int(Int64(kvHeads))),
+        ("vocab_size", .int(Int64(vocab))), ("num_timestep_groups", .int(Int64(groups))),
+        ("latent_channels", .int(Int64(channels))), ("patch_size", .int(Int64(patch))),
+        ("latent_size", .array(latent.map { .int(Int64($0)) })), ("time_embed_frequency_dim", .int(256)),
+    ]))
 }

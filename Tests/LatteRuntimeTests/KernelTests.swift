@@ -26,10 +26,10 @@ import CLatteKernels
         #expect(close(x, [10 + 0.5 * 0.8485281034827337, 20 - 2.2627416092872896]))
     }
 
-    @Test func ropeRotateHalf() {
+    @Test func ropeRotateHalf() throws {
         // hd = 4, theta = 10000: inv_freq = [1, 0.01]. Position 1, x = [1, 2, 3, 4]:
         // [1 cos1 - 3 sin1, 2 cos.01 - 4 sin.01, 3 cos1 + 1 sin1, 4 cos.01 + 2 sin.01].
-        let table = RopeTable(positions: 3, headDim: 4, theta: 10000)
+        let table = try RopeTable(positions: 3, headDim: 4, theta: 10000, ledger: MemoryLedger(budget: .max))
         var x: [Float] = [1, 2, 3, 4, 1, 2, 3, 4]
         x.withUnsafeMutableBufferPointer { p in
             Kernels.rope(p.baseAddress!, rows: 2, rowStride: 4, heads: 1, headDim: 4, table: table, firstPosition: 0)
@@ -38,9 +38,9 @@ import CLatteKernels
         #expect(close(Array(x[4 ..< 8]), [-1.9841106485555495, 1.959900667496664, 2.4623779024123156, 4.019799668334994]))
     }
 
-    @Test func ropeHeadsAndStride() {
+    @Test func ropeHeadsAndStride() throws {
         // Two heads in a row of stride 10: both rotated alike, the rest untouched.
-        let table = RopeTable(positions: 2, headDim: 4, theta: 10000)
+        let table = try RopeTable(positions: 2, headDim: 4, theta: 10000, ledger: MemoryLedger(budget: .max))
         var x: [Float] = [1, 2, 3, 4, 1, 2, 3, 4, 9, 9]
         x.withUnsafeMutableBufferPointer { p in
             Kernels.rope(p.baseAddress!, rows: 1, rowStride: 10, heads: 2, headDim: 4, table: table, firstPosition: 1)

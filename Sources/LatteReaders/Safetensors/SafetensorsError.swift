@@ -11,6 +11,9 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     case duplicateTensor(String)
     case metadataNotObject(found: String)
     case metadataValueNotString(key: String, found: String)
+    case metadataKeyHasNUL(key: String)
+    case metadataValueHasNUL(key: String)
+    case nameHasNUL(tensor: String)
     case entryNotObject(tensor: String)
     case missingField(tensor: String, field: String)
     case unknownDType(tensor: String, dtype: String)
@@ -21,6 +24,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     case sizeMismatch(tensor: String, dtype: DType, shape: [Int], expected: Int?, found: Int)
     case dataSizeMismatch(expected: Int, found: Int)
 
+    /// Names and values from the file are escaped (`escapingControlCharacters`): a tensor name
+    /// must not be able to move the cursor or clear the user's terminal.
     public var description: String {
         switch self {
         case let .fileTooSmall(size): "not a safetensors file: \(size) bytes, shorter than the 8-byte header length"
@@ -29,23 +34,26 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
         case .headerNotUTF8: "header is not valid UTF-8"
         case let .headerNotJSON(e): "header is not valid JSON: \(e)"
         case let .headerNotObject(found): "header must be a JSON object, found \(found)"
-        case let .duplicateTensor(n): "tensor '\(n)' appears twice in the header"
+        case let .duplicateTensor(n): "tensor '\(escapingControlCharacters(n))' appears twice in the header"
         case let .metadataNotObject(found): "__metadata__ must be an object of strings, found \(found)"
-        case let .metadataValueNotString(k, found): "__metadata__ value for '\(k)' must be a string, found \(found)"
-        case let .entryNotObject(t): "tensor '\(t)': entry must be an object"
-        case let .missingField(t, f): "tensor '\(t)': missing field '\(f)'"
-        case let .unknownDType(t, d): "tensor '\(t)': unknown dtype '\(d)'"
-        case let .badShape(t, r): "tensor '\(t)': invalid shape: \(r)"
-        case let .badOffsets(t, r): "tensor '\(t)': invalid data_offsets: \(r)"
+        case let .metadataValueNotString(k, found): "__metadata__ value for '\(escapingControlCharacters(k))' must be a string, found \(found)"
+        case let .metadataKeyHasNUL(k): "__metadata__ key '\(escapingControlCharacters(k))' contains a NUL character"
+        case let .metadataValueHasNUL(k): "__metadata__ value for '\(escapingControlCharacters(k))' contains a NUL character"
+        case let .nameHasNUL(t): "tensor '\(escapingControlCharacters(t))': the name contains a NUL character"
+        case let .entryNotObject(t): "tensor '\(escapingControlCharacters(t))': entry must be an object"
+        case let .missingField(t, f): "tensor '\(escapingControlCharacters(t))': missing field '\(f)'"
+        case let .unknownDType(t, d): "tensor '\(escapingControlCharacters(t))': unknown dtype '\(escapingControlCharacters(d))'"
+        case let .badShape(t, r): "tensor '\(escapingControlCharacters(t))': invalid shape: \(r)"
+        case let .badOffsets(t, r): "tensor '\(escapingControlCharacters(t))': invalid data_offsets: \(r)"
         case let .offsetsNotContiguous(t, e, f):
-            f > e ? "tensor '\(t)': data begins at \(f), leaving a gap after byte \(e)"
-                : "tensor '\(t)': data begins at \(f), overlapping the previous tensor, which ends at \(e)"
-        case let .endBeforeBegin(t, b, e): "tensor '\(t)': data_offsets end \(e) is before begin \(b)"
+            f > e ? "tensor '\(escapingControlCharacters(t))': data begins at \(f), leaving a gap after byte \(e)"
+                : "tensor '\(escapingControlCharacters(t))': data begins at \(f), overlapping the previous tensor, which ends at \(e)"
+        case let .endBeforeBegin(t, b, e): "tensor '\(escapingControlCharacters(t))': data_offsets end \(e) is before begin \(b)"
         case let .sizeMismatch(t, d, s, exp, found):
             if let exp {
-                "tensor '\(t)': \(d.name) \(s) needs \(exp) bytes, data_offsets give \(found)"
+                "tensor '\(escapingControlCharacters(t))': \(d.name) \(s) needs \(exp) bytes, data_offsets give \(found)"
             } else {
-                "tensor '\(t)': \(d.name) \(s) does not fill a whole number of bytes"
+                "tensor '\(escapingControlCharacters(t))': \(d.name) \(s) does not fill a whole number of bytes"
             }
         case let .dataSizeMismatch(exp, found):
             found > exp ? "\(found - exp) trailing bytes after the last tensor (data is \(found) bytes, tensors end at \(exp))"

@@ -36,8 +36,8 @@ public struct ShardedIndex: Sendable {
             var metadata: [String: String] = [:]
             var weightMapNode: JSONNode?
             try root.forEachMember { name, node in
-                if strcmp(name, "weight_map") == 0 { weightMapNode = node }
-                guard strcmp(name, "metadata") == 0 else { return }
+                if name.equals("weight_map") { weightMapNode = node }
+                guard name.equals("metadata") else { return }
                 guard case let .object(kv) = node.value else { throw LocatedError(path: path, ShardedIndexError.badMetadata) }
                 for (k, v) in kv {
                     switch v {
@@ -57,11 +57,13 @@ public struct ShardedIndex: Sendable {
             try wm.forEachMember { cName, v in
                 // Indexes list a shard's tensors together: most entries name the same shard as
                 // the one before, found without building a string.
+                let name = cName.string
+                // A NUL would cut the name (or the shard's path) short wherever a C string carries it.
+                guard !name.utf8.contains(0) else { throw LocatedError(path: path, ShardedIndexError.nameHasNUL(name)) }
                 if let l = last, v.sameString(as: l.node) {
-                    weightMap.append((String(cString: cName), l.number))
+                    weightMap.append((name, l.number))
                     return
                 }
-                let name = String(cString: cName)
                 guard let shard = v.string else {
                     throw LocatedError(path: path, tensor: name, ShardedIndexError.shardNotString(found: v.typeName))
                 }
@@ -69,7 +71,7 @@ public struct ShardedIndex: Sendable {
                 if let n = shardNumber[shard] {
                     number = n
                 } else {
-                    guard isSafeRelativePath(shard) else {
+                    guard isSafeRelativePath(shard), !shard.utf8.contains(0) else {
                         throw LocatedError(path: path, tensor: name, ShardedIndexError.shardOutsideFolder(shard))
                     }
                     number = shards.count
@@ -99,7 +101,8 @@ public struct ShardedIndex: Sendable {
         var metadata = index.metadata
         for (number, shard) in index.shards.enumerated() {
             let shardPath = folder + shard
-            guard fileExists(shardPath) else { throw LocatedError(path: path, ShardedIndexError.missingShard(shard)) }
+            // Only a shard that is not there is "missing"; opening it names any other reason.
+            guard access(shardPath, F_OK) == 0 || errno != ENOENT else { throw LocatedError(path: path, ShardedIndexError.missingShard(shard)) }
             let file = try MappedFile(path: shardPath)
             let (shardTensors, shardMeta, shardSkipped) = try readShard(file, files.count)
             files.append(file)
@@ -154,6 +157,7 @@ public enum ShardedIndexError: Error, Equatable, CustomStringConvertible {
     case tensorInOtherShard(indexed: String, found: String)
     case tensorInTwoShards(first: String, second: String)
     case tensorNotIndexed(shard: String)
+    case nameHasNUL(String)
 
     public var description: String {
         switch self {
@@ -164,12 +168,13 @@ public enum ShardedIndexError: Error, Equatable, CustomStringConvertible {
         case .missingWeightMap: "index has no 'weight_map'"
         case .weightMapNotObject: "index 'weight_map' must be an object of tensor name to shard file"
         case let .shardNotString(f): "shard name must be a string, found \(f)"
-        case let .shardOutsideFolder(s): "shard '\(s)' is not a file inside the index's folder"
-        case let .missingShard(s): "shard '\(s)' named by the index does not exist"
-        case let .tensorMissingFromShard(s): "listed in the index but absent from shard '\(s)'"
-        case let .tensorInOtherShard(i, f): "the index puts it in '\(i)' but it is in '\(f)'"
-        case let .tensorInTwoShards(a, b): "present in two shards, '\(a)' and '\(b)'"
-        case let .tensorNotIndexed(s): "present in shard '\(s)' but not listed in the index"
+        case let .shardOutsideFolder(s): "shard '\(escapingControlCharacters(s))' is not a file inside the index's folder"
+        case let .missingShard(s): "shard '\(escapingControlCharacters(s))' named by the index does not exist"
+        case let .tensorMissingFromShard(s): "listed in the index but absent from shard '\(escapingControlCharacters(s))'"
+        case let .tensorInOtherShard(i, f): "the index puts it in '\(escapingControlCharacters(i))' but it is in '\(escapingControlCharacters(f))'"
+        case let .tensorInTwoShards(a, b): "present in two shards, '\(escapingControlCharacters(a))' and '\(escapingControlCharacters(b))'"
+        case let .tensorNotIndexed(s): "present in shard '\(escapingControlCharacters(s))' but not listed in the index"
+        case let .nameHasNUL(n): "tensor '\(escapingControlCharacters(n))' in 'weight_map': the name contains a NUL character"
         }
     }
 }

@@ -52,7 +52,7 @@ enum LegacyTorchFormat {
         // 4. The object.
         let object = try next()
         defer { object.release() }
-        let collected = try TensorCollector.collect(object.value)
+        let collected = try TensorCollector.collect(object.value, pickleBytes: object.length)
 
         // 5. The storage keys, in the order their bytes follow.
         let keysResult = try next()

@@ -18,6 +18,8 @@ public enum PickleError: Error, Equatable, CustomStringConvertible {
     case stackTooDeep(limit: Int)
     case nestingTooDeep(limit: Int)
     case tooManyOpcodes(limit: Int)
+    /// The values built cost more than the budget allows for the bytes read so far.
+    case allocationBudgetExceeded(limit: Int, inputBytes: Int, perByte: Int, allowance: Int, cap: Int)
     case memoIndexTooLarge(index: UInt64, limit: Int)
     case memoMissing(index: Int, offset: Int)
     /// An opcode declares more bytes than are left in the pickle.
@@ -47,6 +49,8 @@ public enum PickleError: Error, Equatable, CustomStringConvertible {
         case let .stackTooDeep(l): "the pickle's stack grows beyond \(l) values"
         case let .nestingTooDeep(l): "the pickle nests containers deeper than \(l) levels"
         case let .tooManyOpcodes(l): "the pickle runs more than \(l) opcodes"
+        case let .allocationBudgetExceeded(l, n, k, a, c):
+            "the pickle's values take more than \(l) bytes after its first \(n) bytes (the limit: \(k) per byte read plus \(a >> 20) MiB, at most \(c >> 20) MiB)"
         case let .memoIndexTooLarge(i, l): "pickle memo index \(i) exceeds the limit of \(l) entries"
         case let .memoMissing(i, o): "pickle memo entry \(i) read at byte \(o) was never stored"
         case let .lengthExceedsInput(op, d, r, o):

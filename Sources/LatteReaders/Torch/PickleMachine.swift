@@ -4,8 +4,9 @@
 /// Globals resolve only against `TorchGlobal`'s allowlist; REDUCE, NEWOBJ and BUILD act
 /// only on those, producing symbolic values (a tensor is a `TensorValue` description).
 /// Every resource a hostile pickle could inflate is bounded: opcodes run, stack depth,
-/// container nesting, memo entries, and every declared length is checked against the
-/// remaining input before anything is allocated.
+/// container nesting, memo entries, the bytes of values built (by the bytes read so far),
+/// and every declared length is checked against the remaining input before anything is
+/// allocated.
 public struct PickleMachine {
     /// Resource limits; the defaults are far above what any real checkpoint pickle needs.
     public struct Limits: Sendable {
@@ -15,7 +16,39 @@ public struct PickleMachine {
         public var maxMemoEntries = 1 << 24
         /// LONG1/LONG4 integers: torch's largest is the 10-byte legacy magic number.
         public var maxIntegerBytes = 256
+        /// What the values alive may cost (containers and their items while they live;
+        /// memo entries, tensors, storages once made; see `Cost`), per byte of pickle read
+        /// so far: at every opcode, cost ≤ `allocationBytesPerInputByte` × bytes read +
+        /// `allocationAllowance`. A pickle is a program, and a one-byte opcode can build a
+        /// 100-byte object (TUPLE1, REDUCE of memoized arguments, MEMOIZE): without this,
+        /// memory would follow the opcodes run, not the bytes present. torch's own pickles
+        /// peak at 4.5 to 6.3 bytes per byte (the reader fixtures, protocols 2 and 4,
+        /// checked by `PickleBudgetTests`), so 16 leaves 2.5 times that; the allowance lets
+        /// a small pickle build its few thousand objects whatever their shape.
+        public var allocationBytesPerInputByte = 16
+        public var allocationAllowance = 16 << 20
+        /// And whatever the pickle's size: with an array's growth (the old buffer and the
+        /// new, at most 1.5 times this) and the file mapped, a pickle stays inside the
+        /// 1 GiB memory budget. torch's pickles would need 48 MB, some 400,000 tensors,
+        /// to come near it; real ones are a few MB at most (a shard of a few hundred tensors).
+        public var maxAllocationBytes = 384 << 20
         public init() {}
+    }
+
+    /// What each value built is charged, in bytes: close to what it really takes on the
+    /// heap (an object header and its fields, an array slot of 16 bytes per value, arrays
+    /// by their capacity, not their count).
+    enum Cost {
+        static let box = 64
+        static let item = 16
+        static let entry = 32
+        /// A memo entry a GET reads: a dictionary slot (key, value, hash, load factor).
+        static let memoValue = 64
+        /// A memo index put out of order, remembered in a set to count the entries.
+        static let memoHole = 32
+        static let storage = 96
+        static let tensor = 160
+        static let global = 64
     }
 
     public var limits: Limits
@@ -27,27 +60,116 @@ public struct PickleMachine {
         public var value: PickleValue
         /// Bytes consumed, STOP included (the legacy format concatenates pickles).
         public var length: Int
-        /// Keeps every container alive until `release()`; see `PickleBox`.
+        /// Keeps the containers that may sit on a cycle until `release()`; see `PickleBox`.
         fileprivate var arena: Arena
 
-        /// Empties every container so that cycles and deep chains are freed without
-        /// recursion. Values taken from the result must not be used afterwards.
+        /// The most the values built were charged at once against the allocation budget.
+        var peakBytesCharged: Int { arena.peak }
+
+        /// Empties the containers that may hold cycles, so that they are freed too. Values
+        /// taken from the result must not be used afterwards.
         public func release() { arena.release() }
     }
 
+    /// Makes every container and charges what the machine builds against its budget.
     final class Arena {
-        var boxes: [PickleBox] = []
-        func make(_ items: [PickleValue] = []) -> PickleBox {
-            let b = PickleBox(items: items)
-            boxes.append(b)
+        let maxNesting: Int
+        let bytesPerInputByte: Int
+        let allowance: Int
+        let maxBytes: Int
+        /// Bytes read so far: the budget grows with them.
+        var inputBytes = 0
+        /// Live boxes refund their cost when they die; other values (tensors, storages,
+        /// memo entries) are counted once made.
+        let ledger = PickleLedger()
+        var peak = 0
+        /// Boxes that were given a container after they were made: only they can close a cycle.
+        var mayCycle: [PickleBox] = []
+        /// `()`: immutable, so one box serves every empty tuple (as in CPython).
+        let emptyTuple = PickleBox()
+
+        init(limits: PickleMachine.Limits) {
+            maxNesting = limits.maxNesting
+            bytesPerInputByte = limits.allocationBytesPerInputByte
+            allowance = limits.allocationAllowance
+            maxBytes = limits.maxAllocationBytes
+        }
+
+        /// The budget now: it grows with the bytes read, up to `maxBytes`.
+        var limit: Int {
+            let (scaled, o1) = inputBytes.multipliedReportingOverflow(by: bytesPerInputByte)
+            let (sum, o2) = scaled.addingReportingOverflow(allowance)
+            return o1 || o2 ? maxBytes : min(sum, maxBytes)
+        }
+
+        /// Refuses `bytes` more when they would not fit the budget.
+        func check(_ bytes: Int) throws(PickleError) {
+            let (total, o) = ledger.live.addingReportingOverflow(bytes)
+            guard !o, total <= limit else {
+                throw .allocationBudgetExceeded(limit: limit, inputBytes: inputBytes, perByte: bytesPerInputByte,
+                                                allowance: allowance, cap: maxBytes)
+            }
+        }
+
+        /// Counts `bytes` against the budget, refusing them beyond it.
+        func charge(_ bytes: Int) throws(PickleError) {
+            try check(bytes)
+            ledger.live += bytes
+            peak = max(peak, ledger.live)
+        }
+
+        /// Makes room for `extra` more elements in `array`, charging the capacity added.
+        /// Swift doubles a full array's buffer: the doubled size is checked before the
+        /// buffer exists, and what was really allocated is counted.
+        func grow<T>(_ array: inout [T], by extra: Int, unit: Int) throws(PickleError) {
+            let needed = array.count + extra
+            let before = array.capacity
+            guard needed > before else { return }
+            let target = max(needed, 2 * before)
+            try check((target - before) * unit)
+            array.reserveCapacity(target)
+            try charge((array.capacity - before) * unit)
+        }
+
+        func depth(of v: PickleValue) -> Int {
+            switch v {
+            case let .list(b), let .tuple(b), let .dict(b), let .set(b): Int(b.depth)
+            default: 0
+            }
+        }
+
+        /// A new box holding `items`, charged and its nesting checked.
+        func make(_ items: [PickleValue] = []) throws(PickleError) -> PickleBox {
+            try charge(Cost.box + items.capacity * Cost.item)
+            let b = PickleBox(items: items, ledger: ledger)
+            try noteChildren(of: b, items, isNew: true)
             return b
         }
+
+        /// Records that `children` went into `b`: its depth, bounded; and, when `b` existed
+        /// before and a child is a container, that `b` may now close a cycle.
+        func noteChildren(of b: PickleBox, _ children: [PickleValue], isNew: Bool) throws(PickleError) {
+            var d = Int(b.depth)
+            var container = false
+            for c in children {
+                let cd = depth(of: c)
+                if cd > 0 { container = true; d = max(d, cd + 1) }
+            }
+            guard d <= maxNesting else { throw .nestingTooDeep(limit: maxNesting) }
+            b.depth = Int32(d)
+            if container, !isNew, !b.inArena {
+                b.inArena = true
+                mayCycle.append(b)
+            }
+        }
+
         func release() {
-            for b in boxes {
+            for b in mayCycle {
+                ledger.live -= b.cost - Cost.box
                 b.items.removeAll()
                 b.entries.removeAll()
             }
-            boxes.removeAll()
+            mayCycle.removeAll()
         }
     }
 
@@ -59,7 +181,7 @@ public struct PickleMachine {
             return Result(value: value, length: vm.pos, arena: vm.arena)
         } catch {
             vm.stack.removeAll()
-            vm.memo.removeAll()
+            vm.memoValues.removeAll()
             vm.arena.release()
             throw error
         }
@@ -72,15 +194,23 @@ private struct Run {
     var pos = 0
     var stack: [PickleValue] = []
     var marks: [Int] = []
-    var memo: [Int: PickleValue] = [:]
-    let arena = PickleMachine.Arena()
-    /// Nesting depth of each box, by identity, to bound containers built inside containers.
-    var depth: [ObjectIdentifier: Int] = [:]
+    /// The memo. Only entries a GET reads hold their value (see `PickleMemoScan`); the
+    /// others are only counted, since MEMOIZE numbers an entry by how many there are:
+    /// indices `0 ..< memoPrefix` are all present, and `memoHoles` holds those above it
+    /// (pickles put in order, so it stays empty).
+    var memoValues: [Int: PickleValue] = [:]
+    var memoPrefix = 0
+    var memoHoles = Set<Int>()
+    let arena: PickleMachine.Arena
+    /// Memo entries no GET reads are stored as None, so what they held can be freed.
+    let memoScan: PickleMemoScan
     var opStart = 0
 
     init(input: UnsafeRawBufferPointer, limits: PickleMachine.Limits) {
         self.input = input
         self.limits = limits
+        arena = PickleMachine.Arena(limits: limits)
+        memoScan = PickleMemoScan(input, maxIndex: limits.maxMemoEntries)
     }
 
     // MARK: reading the input
@@ -152,29 +282,16 @@ private struct Run {
 
     // MARK: containers
 
-    func depthOf(_ v: PickleValue) -> Int {
-        switch v {
-        case let .list(b), let .tuple(b), let .dict(b), let .set(b): depth[ObjectIdentifier(b)] ?? 1
-        default: 0
-        }
-    }
-
     mutating func box(_ items: [PickleValue]) throws(PickleError) -> PickleBox {
-        let b = arena.make(items)
-        try noteChildren(of: b, items)
-        return b
+        try arena.make(items)
     }
 
-    /// Records that `children` went into `b`; refuses nesting beyond the limit.
-    mutating func noteChildren(of b: PickleBox, _ children: [PickleValue]) throws(PickleError) {
-        let id = ObjectIdentifier(b)
-        var d = depth[id] ?? 1
-        for c in children { d = max(d, depthOf(c) + 1) }
-        guard d <= limits.maxNesting else { throw .nestingTooDeep(limit: limits.maxNesting) }
-        depth[id] = d
-    }
+    /// An empty tuple: the shared one.
+    func emptyTuple() -> PickleValue { .tuple(arena.emptyTuple) }
 
     // MARK: memo
+
+    var memoCount: Int { memoPrefix + memoHoles.count }
 
     mutating func memoIndex(_ raw: UInt64) throws(PickleError) -> Int {
         guard raw < UInt64(limits.maxMemoEntries) else { throw .memoIndexTooLarge(index: raw, limit: limits.maxMemoEntries) }
@@ -184,15 +301,22 @@ private struct Run {
     mutating func put(_ raw: UInt64, _ opcode: String) throws(PickleError) {
         let i = try memoIndex(raw)
         let v = try top(opcode)
-        if memo[i] == nil, memo.count >= limits.maxMemoEntries {
-            throw .memoIndexTooLarge(index: raw, limit: limits.maxMemoEntries)
+        // Count the entry, as the memo's length.
+        if i == memoPrefix {
+            memoPrefix += 1
+            while memoHoles.remove(memoPrefix) != nil { memoPrefix += 1 }
+        } else if i > memoPrefix, !memoHoles.contains(i) {
+            guard memoCount < limits.maxMemoEntries else { throw .memoIndexTooLarge(index: raw, limit: limits.maxMemoEntries) }
+            try arena.charge(PickleMachine.Cost.memoHole)
+            memoHoles.insert(i)
         }
-        memo[i] = v
+        guard memoScan.isRead(i) else { return }
+        if memoValues.updateValue(v, forKey: i) == nil { try arena.charge(PickleMachine.Cost.memoValue) }
     }
 
     mutating func get(_ raw: UInt64) throws(PickleError) {
         let i = try memoIndex(raw)
-        guard let v = memo[i] else { throw .memoMissing(index: i, offset: opStart) }
+        guard let v = memoValues[i] else { throw .memoMissing(index: i, offset: opStart) }
         try push(v)
     }
 
@@ -204,6 +328,7 @@ private struct Run {
             ops += 1
             guard ops <= limits.maxOpcodes else { throw .tooManyOpcodes(limit: limits.maxOpcodes) }
             opStart = pos
+            arena.inputBytes = pos
             let op = try byte()
             switch op {
             case 0x80: // PROTO
@@ -281,7 +406,7 @@ private struct Run {
             // Containers
             case 0x5D: try push(.list(try box([])))
             case 0x7D: try push(.dict(try box([])))
-            case 0x29: try push(.tuple(try box([])))
+            case 0x29: try push(emptyTuple())
             case 0x8F: try push(.set(try box([])))
             case 0x85: let a = try pop("TUPLE1"); try push(.tuple(try box([a])))
             case 0x86:
@@ -290,7 +415,9 @@ private struct Run {
             case 0x87:
                 let c = try pop("TUPLE3"), b = try pop("TUPLE3"), a = try pop("TUPLE3")
                 try push(.tuple(try box([a, b, c])))
-            case 0x74: try push(.tuple(try box(try popToMark("TUPLE"))))
+            case 0x74:
+                let items = try popToMark("TUPLE")
+                try push(items.isEmpty ? emptyTuple() : .tuple(try box(items)))
             case 0x6C: try push(.list(try box(try popToMark("LIST"))))
             case 0x91: try push(.set(try box(try popToMark("FROZENSET"))))
             case 0x64: // DICT
@@ -299,7 +426,7 @@ private struct Run {
                     throw .wrongOperand(opcode: "DICT", expected: "key/value pairs", found: "\(items.count) values", offset: opStart)
                 }
                 let b = try box([])
-                try setItems(b, items)
+                try setItems(b, items, isNew: true)
                 try push(.dict(b))
             case 0x61: // APPEND
                 let v = try pop("APPEND")
@@ -327,12 +454,13 @@ private struct Run {
                 guard case let .set(b) = try top("ADDITEMS") else {
                     throw .wrongOperand(opcode: "ADDITEMS", expected: "a set", found: try top("ADDITEMS").kind, offset: opStart)
                 }
-                try noteChildren(of: b, items)
+                try arena.grow(&b.items, by: items.count, unit: PickleMachine.Cost.item)
+                try arena.noteChildren(of: b, items, isNew: false)
                 b.items += items
 
             // Memo
             case 0x94: // MEMOIZE
-                try put(UInt64(memo.count), "MEMOIZE")
+                try put(UInt64(memoCount), "MEMOIZE")
             case 0x71: try put(UInt64(try byte()), "BINPUT")
             case 0x72: try put(UInt64(try fixed(UInt32.self)), "LONG_BINPUT")
             case 0x70:
@@ -347,12 +475,14 @@ private struct Run {
             // Globals and calls: symbolic only.
             case 0x63: // GLOBAL
                 let module = ascii(try line("GLOBAL")), name = ascii(try line("GLOBAL"))
+                try arena.charge(PickleMachine.Cost.global)
                 try push(.global(try TorchGlobal.resolve(module: module, name: name)))
             case 0x93: // STACK_GLOBAL
                 let n = try pop("STACK_GLOBAL"), m = try pop("STACK_GLOBAL")
                 guard let module = m.stringValue, let name = n.stringValue else {
                     throw .wrongOperand(opcode: "STACK_GLOBAL", expected: "two strings", found: "\(m.kind) and \(n.kind)", offset: opStart)
                 }
+                try arena.charge(PickleMachine.Cost.global + module.utf8.count + name.utf8.count)
                 try push(.global(try TorchGlobal.resolve(module: module, name: name)))
             case 0x52: // REDUCE
                 let args = try pop("REDUCE"), callable = try pop("REDUCE")
@@ -371,6 +501,7 @@ private struct Run {
                 }
             case 0x51: // BINPERSID
                 let pid = try pop("BINPERSID")
+                try arena.charge(PickleMachine.Cost.storage)
                 try push(.storage(try storageRef(pid)))
             case 0x50: // PERSID: a text id; torch's ids are tuples, which this opcode cannot carry.
                 let t = ascii(try line("PERSID"))
@@ -395,12 +526,15 @@ private struct Run {
         guard case let .list(b) = try top(opcode) else {
             throw .wrongOperand(opcode: opcode, expected: "a list", found: try top(opcode).kind, offset: opStart)
         }
-        try noteChildren(of: b, items)
+        try arena.grow(&b.items, by: items.count, unit: PickleMachine.Cost.item)
+        try arena.noteChildren(of: b, items, isNew: false)
         b.items += items
     }
 
-    mutating func setItems(_ b: PickleBox, _ items: [PickleValue]) throws(PickleError) {
-        try noteChildren(of: b, items)
+    /// Adds key/value pairs to a dict; `isNew` when the dict was made for them (DICT).
+    mutating func setItems(_ b: PickleBox, _ items: [PickleValue], isNew: Bool = false) throws(PickleError) {
+        try arena.grow(&b.entries, by: items.count / 2, unit: PickleMachine.Cost.entry)
+        try arena.noteChildren(of: b, items, isNew: isNew)
         var i = 0
         while i + 1 < items.count {
             b.entries.append((items[i], items[i + 1]))
@@ -489,6 +623,8 @@ private struct Run {
             throw .badPersistentID(reason: "item 2 must be a storage class, found \(items[1].kind)")
         }
         guard let key = items[2].stringValue else { throw .badPersistentID(reason: "the storage key must be a string, found \(items[2].kind)") }
+        // A key or location given as bytes is decoded anew for each use.
+        try arena.charge(key.utf8.count + (items[3].stringValue?.utf8.count ?? 0))
         let location: String
         switch items[3] {
         case let .device(d): location = d
@@ -518,8 +654,10 @@ private struct Run {
 private struct TorchCalls {
     let arena: PickleMachine.Arena
 
+    /// The integers of a tuple, copied (and charged: a memoized tuple can be used many times).
     func ints(_ v: PickleValue, _ f: TorchGlobal, _ what: String) throws(PickleError) -> [Int] {
         guard let items = v.sequence else { throw .badCall(function: f.qualifiedName, reason: "\(what) must be a tuple, found \(v.kind)") }
+        try arena.charge(items.count * 8)
         var out: [Int] = []
         out.reserveCapacity(items.count)
         for x in items {
@@ -544,12 +682,14 @@ private struct TorchCalls {
         switch f {
         case .orderedDict:
             try need(0 ... 1)
-            let b = arena.make()
+            let b = try arena.make()
             b.isOrderedDict = true
             if args.count == 1 {
                 guard let pairs = args[0].sequence else { throw .badCall(function: f.qualifiedName, reason: "expects a sequence of pairs") }
+                try arena.grow(&b.entries, by: pairs.count, unit: PickleMachine.Cost.entry)
                 for p in pairs {
                     guard let kv = p.sequence, kv.count == 2 else { throw .badCall(function: f.qualifiedName, reason: "expects a sequence of pairs") }
+                    try arena.noteChildren(of: b, kv, isNew: true)
                     b.entries.append((kv[0], kv[1]))
                 }
             }
@@ -561,6 +701,7 @@ private struct TorchCalls {
             guard let offset = args[1].intValue else { throw .badCall(function: f.qualifiedName, reason: "the storage offset must be an integer") }
             let size = try ints(args[2], f, "the size")
             let stride = try ints(args[3], f, "the stride")
+            try arena.charge(PickleMachine.Cost.tensor)
             let scalar: TorchScalarType
             if isV3 {
                 guard case let .global(.dtype(t)) = args[6] else { throw .badCall(function: f.qualifiedName, reason: "argument 7 must be a torch dtype, found \(args[6].kind)") }
@@ -591,23 +732,26 @@ private struct TorchCalls {
             guard case let .global(.dtype(t)) = args[0] else { throw .badCall(function: f.qualifiedName, reason: "argument 1 must be a torch dtype") }
             let size = try ints(args[1], f, "the size")
             let stride = try ints(args[2], f, "the stride")
+            try arena.charge(PickleMachine.Cost.tensor)
             return .tensor(TensorValue(storage: nil, scalarType: t, storageOffset: 0, size: size, stride: stride))
         case .size:
             try need(0 ... 1)
-            if args.isEmpty { return .tuple(arena.make()) }
-            return .tuple(arena.make(try ints(args[0], f, "the size").map { .int($0) }))
+            if args.isEmpty { return .tuple(arena.emptyTuple) }
+            let dims = try ints(args[0], f, "the size")
+            return dims.isEmpty ? .tuple(arena.emptyTuple) : .tuple(try arena.make(dims.map { .int($0) }))
         case .device:
             try need(1 ... 2)
             guard let type = args[0].stringValue else { throw .badCall(function: f.qualifiedName, reason: "argument 1 must be a string") }
+            try arena.charge(PickleMachine.Cost.global + type.utf8.count)
             if args.count == 2, let i = args[1].intValue { return .device("\(type):\(i)") }
             return .device(type)
         case .set:
             try need(0 ... 1)
-            if args.isEmpty { return .set(arena.make()) }
+            if args.isEmpty { return .set(try arena.make()) }
             guard let items = args[0].sequence ?? setItems(args[0]) else {
                 throw .badCall(function: f.qualifiedName, reason: "expects a list, found \(args[0].kind)")
             }
-            return .set(arena.make(items))
+            return .set(try arena.make(items))
         case .codecsEncode:
             try need(1 ... 2)
             return .bytes(try encode(f, args))
@@ -639,7 +783,9 @@ private struct TorchCalls {
     /// `_codecs.encode(text, encoding)`: protocol 2's spelling of a bytes object.
     func encode(_ f: TorchGlobal, _ args: [PickleValue]) throws(PickleError) -> [UInt8] {
         guard case let .string(text) = args[0] else { throw .badCall(function: f.qualifiedName, reason: "expects a string, found \(args[0].kind)") }
-        let encoding = args.count == 2 ? args[1].stringValue?.lowercased() : "utf-8"
+        // Encoding names are short; a long one is not worth copying to compare.
+        let encoding = args.count == 2 ? args[1].stringValue.flatMap { $0.utf8.count <= 16 ? $0.lowercased() : nil } : "utf-8"
+        try arena.charge(text.utf8.count)
         switch encoding {
         case "latin1", "latin-1", "iso-8859-1":
             var out: [UInt8] = []

@@ -1,15 +1,19 @@
 /// A value built by the pickle machine. Only data and symbolic stand-ins exist here:
 /// a global is a name from the allowlist, a tensor is a description of a view over a
 /// storage, and nothing can be called.
-public indirect enum PickleValue: Sendable {
+///
+/// Small cases are stored inline and the wide ones (strings, complex numbers, globals,
+/// storages, tensors) behind a reference: a value is 9 bytes (16 in an array) and pushing
+/// an integer, None or a container allocates nothing.
+public enum PickleValue: Sendable {
     case none
     case bool(Bool)
     case int(Int)
     /// An integer wider than 64 bits, as little-endian two's-complement bytes (LONG1/LONG4).
     case bigInt([UInt8])
     case float(Double)
-    case complex(Double, Double)
-    case string(String)
+    indirect case complex(Double, Double)
+    indirect case string(String)
     case bytes([UInt8])
     /// Lists, tuples, dicts and sets live in reference boxes: pickles mutate containers
     /// after memoizing them, and every memo reference must see those mutations.
@@ -18,13 +22,13 @@ public indirect enum PickleValue: Sendable {
     case dict(PickleBox)
     case set(PickleBox)
     /// An allowlisted global (a class, function or dtype object), never resolved to code.
-    case global(TorchGlobal)
+    indirect case global(TorchGlobal)
     /// A storage named by a persistent id.
-    case storage(StorageRef)
+    indirect case storage(StorageRef)
     /// A tensor: a view over a storage (or a meta tensor without one).
-    case tensor(TensorValue)
+    indirect case tensor(TensorValue)
     /// A `torch.device`.
-    case device(String)
+    indirect case device(String)
 
     /// A short name of the value's kind, for messages.
     public var kind: String {
@@ -69,9 +73,11 @@ public indirect enum PickleValue: Sendable {
 
 /// A mutable container shared by every reference to it (list, tuple, dict or set).
 ///
-/// The machine keeps all boxes in an arena and empties them when it is done, so that
-/// reference cycles (a list appended to itself) and deep chains are freed without
-/// recursion.
+/// Boxes are freed by reference counting as soon as nothing holds them. The only boxes
+/// that can sit on a reference cycle are those a container was added to after they were
+/// made (APPEND, SETITEM, ...): the machine keeps just those in its arena and empties
+/// them when it is done, which breaks every cycle. A box made by the machine counts
+/// itself in its ledger while it lives, so the budget follows live memory, not garbage.
 public final class PickleBox: @unchecked Sendable {
     /// Items of a list, tuple or set.
     public var items: [PickleValue] = []
@@ -79,8 +85,32 @@ public final class PickleBox: @unchecked Sendable {
     public var entries: [(key: PickleValue, value: PickleValue)] = []
     /// A `collections.OrderedDict` rather than a plain dict.
     public var isOrderedDict = false
+    /// Levels of containers from this one down to its deepest leaf (1 when it holds none).
+    /// (This and `inArena` are touched for every container made: no dynamic exclusivity
+    /// check, as nothing else accesses a box while the machine runs.)
+    @exclusivity(unchecked) var depth: Int32 = 1
+    /// Already in the machine's arena.
+    @exclusivity(unchecked) var inArena = false
+    /// Where the machine counts what live boxes cost (nil for a box made elsewhere).
+    private let ledger: PickleLedger?
 
-    init(items: [PickleValue] = []) { self.items = items }
+    init(items: [PickleValue] = [], ledger: PickleLedger? = nil) {
+        self.items = items
+        self.ledger = ledger
+    }
+
+    /// What the ledger counts for this box now.
+    var cost: Int { PickleMachine.Cost.box + items.capacity * PickleMachine.Cost.item + entries.capacity * PickleMachine.Cost.entry }
+
+    deinit { ledger?.live -= cost }
+}
+
+/// The bytes a pickle machine's values cost while they live. Only the machine's thread
+/// touches it: boxes die with the values that hold them, inside the reader's call.
+final class PickleLedger: @unchecked Sendable {
+    /// Touched twice per container made; the dynamic exclusivity check would cost more
+    /// than the count (one thread, no overlapping access).
+    @exclusivity(unchecked) var live = 0
 }
 
 /// The storage half of a persistent id `('storage', StorageType, key, location, numel[, view])`.

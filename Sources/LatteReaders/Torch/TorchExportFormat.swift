@@ -3,7 +3,7 @@ import LatteCore
 /// `torch.export.save` archives (`.pt2`): the torch zip container with `archive_format`
 /// "pt2". Weights are raw records under `data/weights/`, described by
 /// `data/weights/<model>_weights_config.json`; constants likewise under `data/constants/`.
-/// The JSON is read with json-c; an entry with `use_pickle: true` is a nested torch.save
+/// The JSON is read with `JSON.parse` (strict); an entry with `use_pickle: true` is a nested torch.save
 /// zip and goes through the pickle machine.
 enum TorchExportFormat {
     /// `torch._export.serde.schema.ScalarType` codes.
@@ -15,7 +15,7 @@ enum TorchExportFormat {
     ]
     /// `torch._export.serde.schema.Layout.Strided`.
     static let stridedLayout = 7
-    /// Config files are small; refuse absurd ones before handing them to json-c.
+    /// Config files are small; refuse absurd ones before parsing them.
     static let maxConfigSize = 256 << 20
 
     static func read(_ zip: ZipArchive, file: UnsafeRawBufferPointer, path: String, fileIndex: Int) throws -> TorchContents {

@@ -26,17 +26,49 @@ public enum TorchReader {
         }
     }
 
+    /// Logical bytes the tensors of one file may hold in all: this many times the file's
+    /// bytes plus `logicalBytesAllowance`.
+    ///
+    /// Names and views can share a storage, and each name is converted in full: tied
+    /// weights give an embedding two to four names, `{'model': sd, 'ema': sd}` names every
+    /// tensor twice. A few pickle bytes per extra name would otherwise let a 1 GiB file
+    /// convert to a terabyte. Four times the file covers a checkpoint saved under four
+    /// names at once; the allowance covers small files with expanded buffers (each view's
+    /// own excess is bounded by `TensorEntry.maxViewExpansionBytes`).
+    static let logicalBytesPerFileByte = 4
+    static let logicalBytesAllowance = 64 << 20
+
     /// Reads PyTorch bytes (the whole file); `path` is used in errors only.
     static func read(bytes: UnsafeRawBufferPointer, path: String, fileIndex: Int) throws -> TorchContents {
+        let contents: TorchContents
         if bytes.count >= 4, bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian == 0x0403_4B50
             || bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian == 0x0605_4B50 {
             let zip = try ZipArchive(bytes: bytes)
-            return try readZip(zip, file: bytes, path: path, fileIndex: fileIndex)
+            contents = try readZip(zip, file: bytes, path: path, fileIndex: fileIndex)
+        } else if LegacyTorchFormat.looksLikePickle(bytes) {
+            contents = try LegacyTorchFormat.read(bytes, path: path, fileIndex: fileIndex)
+        } else {
+            throw TorchReaderError.notAPyTorchFile
         }
-        if LegacyTorchFormat.looksLikePickle(bytes) {
-            return try LegacyTorchFormat.read(bytes, path: path, fileIndex: fileIndex)
+        try checkLogicalBytes(contents.tensors, fileBytes: bytes.count, path: path)
+        return contents
+    }
+
+    /// Refuses tensors whose logical bytes add up to more than the file's bytes allow
+    /// (`logicalBytesPerFileByte`), naming the tensor that crosses the limit.
+    static func checkLogicalBytes(_ tensors: [TensorEntry], fileBytes: Int, path: String) throws {
+        let (scaled, o1) = fileBytes.multipliedReportingOverflow(by: logicalBytesPerFileByte)
+        let (limit, o2) = scaled.addingReportingOverflow(logicalBytesAllowance)
+        if o1 || o2 { return }
+        var total = 0
+        for t in tensors where !t.isMeta {
+            // byteCount is bounded by the view checks (storage + allowance), so this cannot overflow.
+            total += t.byteCount
+            guard total <= limit else {
+                throw LocatedError(path: path, tensor: t.name, TorchReaderError.logicalBytesTooLarge(
+                    total: total, fileBytes: fileBytes, limit: limit, perByte: logicalBytesPerFileByte, allowance: logicalBytesAllowance))
+            }
         }
-        throw TorchReaderError.notAPyTorchFile
     }
 
     /// Tells the three kinds of zip apart by their records: TorchScript (`code/`,
@@ -67,7 +99,7 @@ enum TorchZipFormat {
         let pkl = try zip.data(of: pklRecord, in: file)
         let result = try machine.run(pkl)
         defer { result.release() }
-        let collected = try TensorCollector.collect(result.value)
+        let collected = try TensorCollector.collect(result.value, pickleBytes: result.length)
         let builder = TensorEntryBuilder(path: path, fileIndex: fileIndex, byteOrder: order)
         var located: [String: TensorEntryBuilder.Located] = [:]
         let tensors = try builder.entries(collected.tensors) { name, s, _ in

@@ -19,8 +19,11 @@ public enum TorchReaderError: Error, Equatable, CustomStringConvertible {
     case badView(TensorLayoutError)
     case badMetaShape([Int])
     case duplicateTensorName
+    case logicalBytesTooLarge(total: Int, fileBytes: Int, limit: Int, perByte: Int, allowance: Int)
     case cyclicContainer(path: String)
     case nestingTooDeep(path: String, limit: Int)
+    case tooManyKeyPaths(limit: Int, pickleBytes: Int, perByte: Int, allowance: Int)
+    case keyPathsTooLong(limit: Int, pickleBytes: Int, perByte: Int, allowance: Int)
 
     // Legacy format
     case legacyBadMagic
@@ -52,11 +55,18 @@ public enum TorchReaderError: Error, Equatable, CustomStringConvertible {
         case let .storageSizeOverflow(k, n, e): "storage '\(k)' declares \(n) elements of \(e) bytes: the size overflows"
         case let .dtypeWithoutName(d): "dtype torch.\(d) has no safetensors name and cannot be read"
         case let .quantizedDType(d): "a quantized tensor (torch.\(d)): not supported"
-        case let .badView(e): "its view does not fit its storage: \(e)"
+        case let .badView(e):
+            if case .expandedBeyondStorage = e { "its view is too large: \(e)" } else { "its view does not fit its storage: \(e)" }
         case let .badMetaShape(s): "meta tensor shape \(s) is negative or too large"
         case .duplicateTensorName: "two tensors have this name (their key paths collide)"
+        case let .logicalBytesTooLarge(t, f, l, k, a):
+            "the tensors up to this one hold \(t) logical bytes, more than the \(l) allowed for a \(f)-byte file (\(k) times its bytes plus \(a >> 20) MiB): names and views sharing storages are bounded"
         case let .cyclicContainer(p): "the container at '\(p)' contains itself"
         case let .nestingTooDeep(p, l): "containers nest deeper than \(l) levels at '\(p.prefix(80))'"
+        case let .tooManyKeyPaths(l, n, k, a):
+            "the pickled object unfolds into more than \(l) key paths (the limit for its \(n)-byte pickle: \(k) per byte plus \(a)): containers shared under many keys (a DAG) are refused"
+        case let .keyPathsTooLong(l, n, k, a):
+            "the pickled object's key paths take more than \(l) bytes (the limit for its \(n)-byte pickle: \(k) per byte plus \(a >> 20) MiB): containers shared under many keys (a DAG) or long keys nested deep are refused"
         case .legacyBadMagic: "not a legacy PyTorch file: it does not start with the magic number 0x1950a86a20f9469cfc6c"
         case let .legacyBadProtocolVersion(v): "legacy PyTorch file: protocol version \(v), expected 1001"
         case let .legacyBadSysInfo(r): "legacy PyTorch file: invalid sys_info record: \(r)"

@@ -1,0 +1,241 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import LatteCore
+
+// The machinery of `LatteFile.stream`: batches of chunks decoded on every thread while the
+// previous batch is consumed. Ownership is the safety argument: a batch owns (retains) every
+// buffer its workers write into, and the closure running the workers retains the batch, so
+// no exit path of the consumer can free memory a worker still uses; the consumer waits for
+// the batch in flight on every exit as well, because workers may also be writing through a
+// caller's `sink` into a file the caller discards once `stream` throws.
+
+/// A heap-allocated, 64-byte aligned buffer, freed when its last owner goes.
+final class AlignedBuffer: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(size: Int) { bytes = .allocate(byteCount: max(size, 1), alignment: 64) }
+
+    deinit { bytes.deallocate() }
+}
+
+/// A pthread mutex at a stable heap address (a `pthread_mutex_t` stored inline in a Swift
+/// object and passed as `&property` has no stable address: the call may get a temporary).
+final class HeapMutex: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
+    }
+
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
+/// One chunk to decode (`chunk` -1: an empty tensor, nothing to decode).
+struct DecodeJob {
+    var tensor: Int
+    var chunk: Int
+    var isLast: Bool
+    /// The chunk's offset in the concatenation of the streamed tensors' bytes.
+    var at: Int
+    /// Where its raw bytes go in the batch's slab.
+    var slabOffset: Int
+}
+
+/// How a `stream` call's chunks are cut into batches, and the buffers that takes.
+struct DecodePlan {
+    var batches: [[DecodeJob]]
+    /// The largest batch's slab (raw sizes rounded up to 64 bytes).
+    var slabBytes: Int
+    /// The largest chunk's raw size (each thread's scratch).
+    var maxRaw: Int
+    var threads: Int
+
+    /// Batches of at most 4 chunks per thread and at most `LatteLayout.decodeBatchBytes`
+    /// (at least one chunk each). `requested` threads are capped at the online cores and at
+    /// `LatteLayout.decodeScratchBytes / maxRaw`, so buffers stay within
+    /// 2 × decodeBatchBytes + decodeScratchBytes whatever the caller asks for.
+    init(_ tensors: [LatteTensor], requestedThreads requested: Int) {
+        // Validated manifests: raw ≤ maxChunkSize (64 MiB), so none of the sums below comes near overflow.
+        maxRaw = tensors.lazy.flatMap(\.chunks).map(\.raw).max() ?? 0
+        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        threads = max(1, min(requested, cores, LatteLayout.decodeScratchBytes / max(maxRaw, 1)))
+        let perBatch = threads * 4
+        batches = [[]]
+        var batchBytes = 0
+        var chunks = 0
+        var at = 0
+        slabBytes = 0
+        for (ti, t) in tensors.enumerated() {
+            if t.chunks.isEmpty {
+                batches[batches.count - 1].append(DecodeJob(tensor: ti, chunk: -1, isLast: true, at: at, slabOffset: 0))
+            }
+            for (k, c) in t.chunks.enumerated() {
+                // 64-byte aligned slices, as the format aligns raw chunks.
+                let slice = (c.raw + 63) / 64 * 64
+                if chunks > 0 && (chunks >= perBatch || batchBytes + slice > LatteLayout.decodeBatchBytes) {
+                    batches.append([])
+                    batchBytes = 0
+                    chunks = 0
+                }
+                batches[batches.count - 1].append(DecodeJob(tensor: ti, chunk: k, isLast: k == t.chunks.count - 1, at: at, slabOffset: batchBytes))
+                batchBytes += slice
+                chunks += 1
+                slabBytes = max(slabBytes, batchBytes)
+                at += c.raw
+            }
+        }
+    }
+}
+
+/// What each chunk of a batch came to. Each slot is written by exactly one worker and read
+/// by the consumer only after the batch's group is done (the wait orders the accesses):
+/// separate heap slots, not one Swift array that several threads would mutate at once.
+final class DecodeOutcomes: @unchecked Sendable {
+    enum Outcome { case pending, decoded, failed(any Error) }
+    private let slots: UnsafeMutablePointer<Outcome>
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        slots = .allocate(capacity: max(count, 1))
+        slots.initialize(repeating: .pending, count: count)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    func set(_ i: Int, _ outcome: Outcome) { slots[i] = outcome }
+    subscript(i: Int) -> Outcome { slots[i] }
+}
+
+/// What every batch of one `stream` call reads from.
+final class DecodeSource: @unchecked Sendable {
+    let file: MappedFile
+    let path: String
+    let tensors: [LatteTensor]
+    let sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)?
+    /// One scratch buffer per thread, shared by consecutive batches: a batch starts only
+    /// after the previous one finished decoding, so no two workers use one at once.
+    let scratch: [AlignedBuffer]
+
+    init(file: MappedFile, path: String, tensors: [LatteTensor], plan: DecodePlan,
+         sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)?) {
+        self.file = file
+        self.path = path
+        self.tensors = tensors
+        self.sink = sink
+        scratch = plan.maxRaw == 0 ? [] : (0 ..< plan.threads).map { _ in AlignedBuffer(size: plan.maxRaw) }
+    }
+
+    func entry(_ j: DecodeJob) -> ChunkEntry { tensors[j.tensor].chunks[j.chunk] }
+}
+
+/// One batch of chunks being decoded on the global queue. It owns its slab (and, through its
+/// source, the scratch buffers); the workers' closure owns the batch.
+final class DecodeBatch: @unchecked Sendable {
+    let jobs: [DecodeJob]
+    let outcomes: DecodeOutcomes
+    private let slab: AlignedBuffer
+    private let source: DecodeSource
+    private let group = DispatchGroup()
+    /// The stored byte ranges the batch reads, merged where they touch.
+    private let storedRanges: [Range<Int>]
+
+    init(jobs: [DecodeJob], slab: AlignedBuffer, source: DecodeSource) {
+        self.jobs = jobs
+        self.slab = slab
+        self.source = source
+        outcomes = DecodeOutcomes(count: jobs.count)
+        storedRanges = DecodeBatch.merged(jobs.filter { $0.chunk >= 0 }.map {
+            let c = source.entry($0)
+            return c.offset ..< c.offset + c.length
+        })
+    }
+
+    /// Maps the batch's stored bytes (one `madvise` per run of adjacent chunks instead of a
+    /// page fault per 4 KiB) and starts the workers.
+    func start() {
+        for r in storedRanges { source.file.advise(r.lowerBound, r.count, MADV_POPULATE_READ) }
+        let decodable = jobs.lazy.filter { $0.chunk >= 0 }.count
+        guard decodable > 0 else { return }
+        let n = max(1, min(source.scratch.count, decodable))
+        DispatchQueue.global().async(group: group) { [self] in
+            DispatchQueue.concurrentPerform(iterations: n) { t in self.work(thread: t, of: n) }
+        }
+    }
+
+    /// Blocks until every worker of the batch has returned.
+    func wait() { group.wait() }
+
+    /// The raw bytes of job `i` (valid while the batch is alive).
+    func bytes(_ i: Int) -> UnsafeRawBufferPointer {
+        let c = source.entry(jobs[i])
+        return UnsafeRawBufferPointer(rebasing: slab.bytes[jobs[i].slabOffset ..< jobs[i].slabOffset + c.raw])
+    }
+
+    /// Drops the batch's stored pages from the resident set once it has been consumed: memory
+    /// stays at two batches even when a whole multi-GB file is exported.
+    func releaseStoredPages() {
+        for r in storedRanges { source.file.advise(r.lowerBound, r.count, MADV_DONTNEED) }
+    }
+
+    /// Worker `t` of `n`: jobs t, t + n, … (static striding: chunks are nearly equal in size).
+    private func work(thread t: Int, of n: Int) {
+        var i = t
+        while i < jobs.count {
+            defer { i += n }
+            let j = jobs[i]
+            guard j.chunk >= 0 else { continue }
+            let tensor = source.tensors[j.tensor]
+            let c = tensor.chunks[j.chunk]
+            let out = UnsafeMutableRawBufferPointer(rebasing: slab.bytes[j.slabOffset ..< j.slabOffset + c.raw])
+            do {
+                try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: source.file.bytes[c.offset ..< c.offset + c.length]),
+                                      into: out, scratch: source.scratch[t].bytes)
+            } catch {
+                let e = LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: j.chunk, reason: String(describing: error))
+                outcomes.set(i, .failed(LocatedError(path: source.path, e)))
+                continue
+            }
+            do {
+                try source.sink?(j.at, UnsafeRawBufferPointer(out))
+                outcomes.set(i, .decoded)
+            } catch {
+                outcomes.set(i, .failed(error))
+            }
+        }
+    }
+
+    /// Sorted ranges with those that touch or overlap joined (chunks of a tensor usually sit
+    /// end to end). A file whose chunks are scattered gets one range per chunk rather than one
+    /// span over everything between them.
+    static func merged(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = out.last, r.lowerBound <= last.upperBound {
+                out[out.count - 1] = last.lowerBound ..< max(last.upperBound, r.upperBound)
+            } else {
+                out.append(r)
+            }
+        }
+        return out
+    }
+}
