@@ -41,7 +41,7 @@ public struct FuzzRandom {
         switch below(4) {
         case 0: return value &+ Int64(within(-2 ... 2))
         case 1: return below(2) == 0 ? value &* 2 : value / 2
-        case 2: return Int64.max - value
+        case 2: return Int64.max &- value
         default: return FuzzRandom.boundaries[below(FuzzRandom.boundaries.count)]
         }
     }
