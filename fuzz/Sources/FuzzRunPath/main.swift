@@ -59,6 +59,10 @@ runFuzzer { bytes in
         inputs.timesteps = (0 ..< n).map { Float($0) / Float(n) }
     }
     let steps = Int(clamping: d.steps), cfgScale = Float(d.cfgMilli) / 1000
-    guard LatteRun.estimate(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale).operations <= workBudget else { return }
+    // `estimate` walks the steps (the groups they need): like `execute`, ask it only about
+    // steps and guidance within the limits; past them `execute` refuses before any work.
+    let withinLimits = (try? RuntimeLimits.checkSteps(steps, "steps")) != nil
+        && (try? RuntimeLimits.checkGuidance(cfgScale, "the guidance scale")) != nil
+    if withinLimits, LatteRun.estimate(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale).operations > workBudget { return }
     _ = try? LatteRun.execute(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale)
 }
