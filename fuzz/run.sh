@@ -116,9 +116,10 @@ for target in "${TARGETS[@]}"; do
     args=(-max_total_time=${FUZZ_SECONDS:-60} "$work" "$seed_dir")
   fi
   log=$(mktemp)
+  t0=$SECONDS
   if "$BIN/$target" "${LIMITS[@]}" -artifact_prefix=crashes/$target- $(dict $target) $(extra $target) "${args[@]}" >"$log" 2>&1; then
     execs=$(grep -oE "Done [0-9]+ runs" "$log" | grep -oE "[0-9]+" || echo "?")
-    echo "fuzz $target: ok, $execs executions"
+    echo "fuzz $target: ok, $execs executions in $((SECONDS - t0)) s"
   else
     echo "fuzz $target: FINDING (see fuzz/crashes/)"; tail -30 "$log"; status=1
   fi

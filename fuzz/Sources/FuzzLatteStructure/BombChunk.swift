@@ -38,7 +38,7 @@ enum BombChunk {
         m.image.manifest.modify("sections") { sv in
             sv.modify(item: s) { sec in
                 let offset = sec["offset"]?.intValue ?? LatteLayout.headerSize
-                sec.set("length", .int(Int64(at + frame.count - offset)))
+                sec.set("length", .int(Int64(at + frame.count &- offset)))
             }
         }
         let chunk: JSONValue = .object([("offset", .int(Int64(at))), ("length", .int(Int64(frame.count))),

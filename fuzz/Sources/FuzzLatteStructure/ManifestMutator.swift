@@ -121,7 +121,7 @@ struct ManifestMutator {
                         var la: Int64 = 0, lb: Int64 = 0
                         ps.modify(item: a) { if case let .int(x) = $0["length"] ?? .null { la = x } }
                         ps.modify(item: b) { if case let .int(x) = $0["length"] ?? .null { lb = x } }
-                        let shift: Int64 = r.chance(50) ? Int64.max - la : Int64(r.within(1 ... 16))
+                        let shift: Int64 = r.chance(50) ? Int64.max &- la : Int64(r.within(1 ... 16))
                         ps.modify(item: a) { $0.set("length", .int(la &+ shift)) }
                         ps.modify(item: b) { $0.set("length", .int(lb &- shift)) }
                     }
@@ -151,7 +151,7 @@ struct ManifestMutator {
         guard chunks.count >= 2 else { return }
         let a = r.pick(chunks), b = r.pick(chunks)
         guard let bo = chunk(b)?["offset"]?.intValue, let bl = chunk(b)?["length"]?.intValue, bl > 1 else { return }
-        let start = bo + r.within(1 ... bl - 1)
+        let start = bo &+ r.within(1 ... bl - 1)
         modifyTensor(a.0) { $0.modify("chunks") { $0.modify(item: a.1) { $0.set("offset", .int(Int64(start))) } } }
     }
 
@@ -215,7 +215,7 @@ struct ManifestMutator {
                         let which = r.chance(70) ? n - 1 : r.below(n)
                         c.modify("planes") { ps in
                             ps.modify(item: which) { pl in
-                                if let l = pl["length"]?.intValue { pl.set("length", .int(Int64(l - cut))) }
+                                if let l = pl["length"]?.intValue { pl.set("length", .int(Int64(l &- cut))) }
                             }
                         }
                     }

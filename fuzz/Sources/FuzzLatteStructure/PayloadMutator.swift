@@ -25,9 +25,9 @@ struct PayloadMutator {
         if let planes = c["planes"]?.arrayValue, !planes.isEmpty, r.chance(70) {
             let p = r.below(planes.count)
             var at = offset
-            for q in 0 ..< p { at += planes[q]["length"]?.intValue ?? 0 }
+            for q in 0 ..< p { at = at &+ (planes[q]["length"]?.intValue ?? 0) }
             let l = planes[p]["length"]?.intValue ?? 0
-            guard at >= offset, l > 0, at + l <= offset + length else { return }
+            guard at >= offset, l > 0, l <= offset + length - at else { return }
             start = at; size = l; plane = p
             planeCodec = planes[p]["codec"]?.stringValue
         }

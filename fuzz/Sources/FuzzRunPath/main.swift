@@ -11,7 +11,8 @@ import LatteRuntime
 // evaluations) on the bundled tiny model (`FUZZ_RUN_MODEL`, default fixtures/models/tiny
 // from the current folder), with the config's numbers, the step count, the guidance scale
 // and the input sizes taken from the input (`RunDescription`). Errors are normal outcomes;
-// a crash, a run past the time limit or memory past the limit is a finding.
+// a crash, a run within the work budget (below) past the time limit, or memory past the
+// limit is a finding.
 /// The model, read once. The config is kept as text and parsed per input: LeakSanitizer
 /// does not recognize pointers inside a long-lived `JSONValue` (Swift stores enum tags in a
 /// pointer's spare bits) and would report its boxes as leaked.
@@ -25,6 +26,15 @@ guard let weights = TinyModel.weights, let configFile = TinyModel.configFile, (t
     print("FuzzRunPath: cannot read the model in \(TinyModel.dir) (set FUZZ_RUN_MODEL)")
     exit(2)
 }
+
+/// The work budget a plain `verify` gives a model's embedded run (`ReferenceCheck`), for the
+/// weights really present: 10^10 operations for the tiny model, about 1.5 s here. A run past
+/// it is work a user asks for on the command line (`latte run --steps 10000` on 30,000
+/// tokens may take minutes), not an input that must finish in 10 s, so the harness skips it
+/// (by `LatteRun.estimate`); a timeout then means a run within the budget took too long, or
+/// the estimate is wrong.
+let workBudget = ReferenceCheck.automaticWorkBudget(
+    parameters: TinyModel.checkpoint?.tensors.reduce(0) { $0 + (elementCount(of: $1.shape) ?? 0) } ?? 0)
 
 /// The harness's own allocations (token ids, noise, x_t) stay under this many elements
 /// (8 MiB of ids): what the runtime allocates from the same numbers is what the limits watch.
@@ -48,5 +58,11 @@ runFuzzer { bytes in
         inputs.xT = (0 ..< n * per).map { Float($0 % 13) / 13 - 0.5 }
         inputs.timesteps = (0 ..< n).map { Float($0) / Float(n) }
     }
-    _ = try? LatteRun.execute(model: model, inputs: inputs, steps: Int(clamping: d.steps), cfgScale: Float(d.cfgMilli) / 1000)
+    let steps = Int(clamping: d.steps), cfgScale = Float(d.cfgMilli) / 1000
+    // `estimate` walks the steps (the groups they need): like `execute`, ask it only about
+    // steps and guidance within the limits; past them `execute` refuses before any work.
+    let withinLimits = (try? RuntimeLimits.checkSteps(steps, "steps")) != nil
+        && (try? RuntimeLimits.checkGuidance(cfgScale, "the guidance scale")) != nil
+    if withinLimits, LatteRun.estimate(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale).operations > workBudget { return }
+    _ = try? LatteRun.execute(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale)
 }

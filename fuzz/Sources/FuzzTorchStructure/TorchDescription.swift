@@ -76,7 +76,7 @@ struct TorchDescription: Equatable {
     static let maxNodes = 2000
     static let maxChildren = 4096
     static let maxRecordBytes = 1 << 20
-    static let maxFlood = 1 << 23
+    static let maxFlood = 1 << 21
     static let maxRank = 80
     static let maxText = 1 << 16
 
