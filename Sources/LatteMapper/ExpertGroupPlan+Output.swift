@@ -1,7 +1,7 @@
 import LatteCore
 
 extension ExpertGroupPlan {
-    /// The `map --json` document (shared/spec/cli.md): `num_layers`, `num_groups`,
+    /// The `map --json` document (docs/CLI.md): `num_layers`, `num_groups`,
     /// `groups`, `residual_attention`, `shared`, `context`, with canonical names; and
     /// `extra` (names as in the checkpoint) only when tensors were kept there.
     public var planJSON: JSONValue {

@@ -1,6 +1,6 @@
 import LatteCore
 
-/// A LaTtE-Flow model's `config.json`, fields as in shared/spec/reference-model.md,
+/// A LaTtE-Flow model's `config.json`, fields as in docs/MODEL.md,
 /// checked for consistency when read.
 public struct ModelConfig: Sendable, Equatable {
     public var hiddenSize: Int

@@ -1,7 +1,7 @@
 import LatteCore
 
 /// What a tensor of the reference model is for: the mapper's classification of a
-/// canonical name (shared/spec/reference-model.md, "Tensors").
+/// canonical name (docs/MODEL.md, "Tensors").
 public enum TensorKind: Sendable, Equatable, Hashable {
     /// `model.embed_tokens.weight`, `model.norm.weight`: the frozen VLM outside its layers.
     case contextGlobal

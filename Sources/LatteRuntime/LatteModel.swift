@@ -54,7 +54,7 @@ public final class StepConditioning: @unchecked Sendable {
     }
 }
 
-/// The LaTtE-Flow reference model (shared/spec/reference-model.md), float32 on OpenBLAS.
+/// The LaTtE-Flow reference model (docs/MODEL.md), float32 on OpenBLAS.
 ///
 /// Weights come from a `WeightSource`. Shared generation tensors are read at init; the
 /// context model's layers are read during each prefill and dropped after it; the replica

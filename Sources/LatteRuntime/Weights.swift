@@ -43,7 +43,7 @@ struct Dims: Sendable {
     var latentCount: Int { channels * height * width }
 }
 
-/// Tensor names, as in shared/spec/reference-model.md.
+/// Tensor names, as in docs/MODEL.md.
 enum Names {
     static let embed = "model.embed_tokens.weight"
 

@@ -5,7 +5,7 @@ import Testing
 import LatteCore
 @testable import LatteFormat
 
-/// The `latte` binary's contract for convert/export/verify/inspect (docs: shared/spec/cli.md):
+/// The `latte` binary's contract for convert/export/verify/inspect (docs: docs/CLI.md):
 /// exit codes 0/1/64, one `error:` line naming the file and the tensor or the manifest.
 @Suite struct CLITests {
     /// The binary `swift build --build-tests` put beside the tests.

@@ -2,7 +2,7 @@ import LatteCore
 import LatteMapper
 import Testing
 
-/// `planJSON` is the `map --json` document of shared/spec/cli.md, member for member.
+/// `planJSON` is the `map --json` document of docs/CLI.md, member for member.
 @Suite struct PlanJSONTests {
     @Test func hasExactlyTheContractsShape() throws {
         let config = try makeConfig(L: 4, K: 2, boundaries: [0, 0.25, 1])
