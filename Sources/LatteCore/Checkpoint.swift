@@ -9,14 +9,16 @@ public enum CheckpointFormat: String, Sendable, Codable {
     case latte
 }
 
-/// A checkpoint opened by a reader: its files (memory-mapped), metadata and tensors.
+/// A checkpoint opened by a reader: the byte regions it was read from (mapped files, or
+/// bytes in memory), metadata and tensors.
 ///
 /// Tensors keep the order the reader gives them (file order for safetensors, pickle
 /// order for PyTorch). Bytes are read lazily through `bytes(of:)`.
-public final class Checkpoint: @unchecked Sendable {
+public final class Checkpoint: TensorStore, @unchecked Sendable { // immutable after init
     public let format: CheckpointFormat
-    /// The mapped files, in the order `TensorEntry.file` indexes them.
-    public let files: [MappedFile]
+    /// The regions tensors are read from, in the order `TensorEntry.file` indexes them:
+    /// mapped files, or buffers in memory labelled by where they came from.
+    public let files: [any ByteRegion]
     /// String-to-string metadata (safetensors `__metadata__`, or reader-supplied facts).
     public let metadata: [String: String]
     public let tensors: [TensorEntry]
@@ -27,7 +29,7 @@ public final class Checkpoint: @unchecked Sendable {
 
     private let index: [String: Int]
 
-    public init(format: CheckpointFormat, files: [MappedFile], metadata: [String: String] = [:],
+    public init(format: CheckpointFormat, files: [any ByteRegion], metadata: [String: String] = [:],
                 tensors: [TensorEntry], skippedLeaves: [String] = [], configPath: String? = nil) {
         self.format = format
         self.files = files
@@ -44,7 +46,7 @@ public final class Checkpoint: @unchecked Sendable {
     public func tensor(named name: String) -> TensorEntry? { index[name].map { tensors[$0] } }
 
     /// The tensor's bytes, contiguous, row-major, little-endian: a zero-copy slice of the
-    /// map when the stored view is already that, otherwise a materialized copy (at most
+    /// region when the stored view is already that, otherwise a materialized copy (at most
     /// the storage's bytes plus `TensorEntry.maxViewExpansionBytes`, which readers enforce;
     /// writers that need less at a time use `bytes(of:range:)`).
     public func bytes(of entry: TensorEntry) throws -> TensorBytes {
@@ -52,7 +54,7 @@ public final class Checkpoint: @unchecked Sendable {
     }
 
     /// Bytes `range` of the tensor's contiguous little-endian form: a zero-copy slice of
-    /// the map when the stored view is already that, otherwise a copy of just that range,
+    /// the region when the stored view is already that, otherwise a copy of just that range,
     /// so a strided, expanded or big-endian tensor is streamed a chunk at a time.
     public func bytes(of entry: TensorEntry, range: Range<Int>) throws -> TensorBytes {
         guard !entry.isMeta else { throw TensorReadError.noData(tensor: entry.name) }
@@ -74,13 +76,21 @@ public final class Checkpoint: @unchecked Sendable {
             guard !o1, !o2, entry.elementOffset >= 0, end <= storage.count else {
                 throw TensorReadError.storageOutsideFile(tensor: entry.name, path: file.path)
             }
-            return TensorBytes(owner: file, bytes: UnsafeRawBufferPointer(rebasing: storage[start + range.lowerBound ..< end]))
+            return TensorBytes(slice: UnsafeRawBufferPointer(rebasing: storage[start + range.lowerBound ..< end]), of: file)
         }
         // The copier trusts the view's arithmetic: check it here too (a few operations per call).
         do { try entry.checkViewInsideStorage() } catch { throw TensorReadError.badView(tensor: entry.name, error) }
         return TensorBytes(owned: try ViewCopier(entry: entry, storage: storage).copy(range))
     }
+
+    /// A view that is not a dense little-endian slice (strided, expanded, big-endian) is
+    /// copied whole by `bytes(of:)`.
+    public func copiedBytes(of entry: TensorEntry) -> Int? {
+        entry.isContiguous ? 0 : entry.dtype.byteCount(elements: entry.elementCount)
+    }
 }
+
+extension TensorEntry: StoredTensor {}
 
 /// Copies byte ranges of a strided view's logical (row-major, little-endian) form out of
 /// its storage. Offsets are element counts checked by `TensorEntry.checkViewInsideStorage`
@@ -173,35 +183,6 @@ public func swapBytes(_ buffer: UnsafeMutableRawBufferPointer, unit: Int) {
         var a = i, b = i + unit - 1
         while a < b { buffer.swapAt(a, b); a += 1; b -= 1 }
         i += unit
-    }
-}
-
-/// A tensor's contiguous bytes: a slice of a memory map (kept alive here) or an owned copy.
-public struct TensorBytes: @unchecked Sendable {
-    private let owner: AnyObject?
-    private let mapped: UnsafeRawBufferPointer?
-    private let owned: [UInt8]?
-
-    init(owner: MappedFile, bytes: UnsafeRawBufferPointer) {
-        self.owner = owner
-        self.mapped = bytes
-        self.owned = nil
-    }
-
-    public init(owned: [UInt8]) {
-        self.owner = nil
-        self.mapped = nil
-        self.owned = owned
-    }
-
-    /// True when the bytes are a slice of the memory map rather than a copy.
-    public var isZeroCopy: Bool { mapped != nil }
-
-    public var count: Int { mapped?.count ?? owned!.count }
-
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        if let mapped { return try withExtendedLifetime(owner) { try body(mapped) } }
-        return try owned!.withUnsafeBytes(body)
     }
 }
 

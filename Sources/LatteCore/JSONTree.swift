@@ -20,7 +20,7 @@ public final class JSONTree: @unchecked Sendable { // immutable after init
     private let tape: UnsafeMutablePointer<UInt64>
     /// The copy of the text this tree frees, or nil when `owner` holds the text.
     private let ownedText: UnsafeMutableRawPointer?
-    /// Keeps borrowed text valid (a `MappedFile`).
+    /// Keeps borrowed text valid (a `ByteRegion`).
     private let owner: AnyObject?
 
     /// Takes ownership of `tape` (malloc'd) and of `ownedText` (from `UnsafeMutableRawPointer.allocate`)

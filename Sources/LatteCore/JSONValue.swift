@@ -131,13 +131,14 @@ public enum JSON {
         return JSONTree(text: copy, textCount: text.count, ownedText: copy, owner: nil, tape: parsed.tape, count: parsed.count)
     }
 
-    /// Parses bytes `range` of a mapped file in place: no copy, the tree holds the file.
+    /// Parses bytes `range` of a mapped file (or any byte region) in place: no copy, the
+    /// tree holds the region.
     ///
     /// If the file changes under the map after the parse, values read later may be garbage
     /// but every read stays inside the ranges the parse recorded (decoders are bounds-checked):
     /// never outside the text.
-    public static func parseTree(in file: MappedFile, range: Range<Int>) throws(JSONError) -> JSONTree {
-        precondition(range.lowerBound >= 0 && range.upperBound <= file.size, "JSON range outside the mapped file")
+    public static func parseTree(in file: any ByteRegion, range: Range<Int>) throws(JSONError) -> JSONTree {
+        precondition(range.lowerBound >= 0 && range.upperBound <= file.size, "JSON range outside the region")
         let text = UnsafeRawBufferPointer(rebasing: file.bytes[range])
         let parsed = try JSONParser.parse(text)
         return JSONTree(text: text.baseAddress!, textCount: text.count, ownedText: nil, owner: file, tape: parsed.tape, count: parsed.count)

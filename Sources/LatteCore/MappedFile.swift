@@ -9,7 +9,7 @@ import Darwin
 /// Mapping costs nothing until pages are touched, so a multi-GB checkpoint is never read
 /// into memory: readers take `UnsafeRawBufferPointer` slices of it and the kernel pages
 /// in only what is used.
-public final class MappedFile: @unchecked Sendable {
+public final class MappedFile: ByteRegion, @unchecked Sendable { // immutable after init
     /// The path the file was opened with.
     public let path: String
     /// The file's size in bytes when it was mapped.
@@ -39,11 +39,8 @@ public final class MappedFile: @unchecked Sendable {
     /// The whole mapping. Valid while this object is alive.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
 
-    /// Bytes `offset ..< offset + count`, or nil when that range is not inside the file.
-    public func slice(_ offset: Int, _ count: Int) -> UnsafeRawBufferPointer? {
-        guard offset >= 0, count >= 0, offset <= size, count <= size - offset else { return nil }
-        return UnsafeRawBufferPointer(rebasing: bytes[offset ..< offset + count])
-    }
+    /// Always true: the map is read-only and private.
+    public var isFileMapped: Bool { true }
 
     /// Checks that the file still has the size it was mapped with: a source truncated
     /// underneath us would otherwise raise SIGBUS on the next page touched.

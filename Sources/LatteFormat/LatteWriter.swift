@@ -424,7 +424,8 @@ private final class Job {
             tensors[t] = LatteTensor(name: item.placement?.canonicalName ?? e.name, dtype: e.dtype, shape: e.shape, nbytes: e.byteCount, section: item.section,
                                      role: item.placement?.role, group: item.placement?.group, layer: item.placement?.layer,
                                      checksum: o.hash.finalize(), chunks: o.chunks)
-            dropPages(c.files[e.file], e.storageOffset, e.storageLength)
+            // Only a file map's pages can go: they are read again from the file if touched.
+            if let file = c.files[e.file] as? MappedFile { dropPages(file, e.storageOffset, e.storageLength) }
         case let .blob(b):
             let f = o.holder as! MappedFile
             blobs[b] = LatteBlob(name: options.embeddedFiles[b].name, section: item.section, nbytes: f.size,

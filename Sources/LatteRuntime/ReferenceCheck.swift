@@ -18,8 +18,8 @@ public struct ReferenceSet {
     /// Largest `run.json` read: it holds two numbers.
     public static let maxRunSettingsBytes = 1 << 16
 
-    public var inputs: any TensorContainer
-    public var expected: any TensorContainer
+    public var inputs: Checkpoint
+    public var expected: Checkpoint
     public var steps: Int
     public var cfgScale: Float
     /// Where the set came from, for messages.
@@ -58,13 +58,16 @@ public struct ReferenceSet {
     }
 
     /// Reads the set embedded in a `.latte` file, or nil when it has none. The blobs are
-    /// checksum-verified and kept in memory: nothing is written anywhere, so nothing can be
-    /// left behind, even by a killed process.
+    /// checksum-verified and read where they are, in memory (`MemoryRegion`): nothing is
+    /// written anywhere, so nothing can be left behind, even by a killed process.
     public static func load(embeddedIn file: LatteFile) throws -> ReferenceSet? {
         let names = Set(file.manifest.blobs.map(\.name))
         guard names.contains(inputsBlob), names.contains(expectedBlob) else { return nil }
-        let inputs = try InMemorySafetensors(bytes: file.readBlob(named: inputsBlob), origin: file.path + ":" + inputsBlob)
-        let expected = try InMemorySafetensors(bytes: file.readBlob(named: expectedBlob), origin: file.path + ":" + expectedBlob)
+        func embedded(_ name: String) throws -> Checkpoint {
+            try SafetensorsReader.open(region: MemoryRegion(copying: file.readBlob(named: name), label: file.path + ":" + name))
+        }
+        let inputs = try embedded(inputsBlob)
+        let expected = try embedded(expectedBlob)
         var steps = 40, cfg: Float = 1
         if let run = file.manifest.blobs.first(where: { $0.name == runBlob }) {
             let origin = file.path + ":" + runBlob
@@ -73,7 +76,7 @@ public struct ReferenceSet {
             (steps, cfg) = try bytes.withUnsafeBytes { try runSettings($0, origin: origin) }
         }
         return ReferenceSet(inputs: inputs, expected: expected, steps: steps, cfgScale: cfg, origin: file.path + " (embedded)",
-                            inputsOrigin: inputs.origin, isEmbedded: true)
+                            inputsOrigin: file.path + ":" + inputsBlob, isEmbedded: true)
     }
 
     /// `steps` (an integer, default 40) and `cfg_scale` (a number, default 1), each within

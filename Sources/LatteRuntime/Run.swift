@@ -36,9 +36,9 @@ public struct RunInputs: Sendable {
         }
     }
 
-    /// Reads and checks inputs from an opened checkpoint or in-memory safetensors file.
+    /// Reads and checks inputs from an opened checkpoint (a file, or bytes in memory).
     /// Counts are checked against `RuntimeLimits` before anything is allocated for them.
-    public static func load(_ file: any TensorContainer, config: ModelConfig) throws -> RunInputs {
+    public static func load(_ file: Checkpoint, config: ModelConfig) throws -> RunInputs {
         let vocab = config.vocabSize
         let c = config.latentChannels, h = config.latentSize[0], w = config.latentSize[1]
         func ids(_ name: String) throws -> [Int]? {

@@ -30,7 +30,7 @@ import LatteReaders
     @Test func integerWeightIsRefused() throws {
         let dir = try temporaryFolder()
         try writeRawSafetensors(dir + "/w.safetensors", [("w", "I32", [2], bytes([Int32(1), 2]))])
-        let source = CheckpointWeightSource(try SafetensorsReader.open(path: dir + "/w.safetensors"))
+        let source = DecodingWeightSource(try SafetensorsReader.open(path: dir + "/w.safetensors"))
         #expect(throws: RuntimeError.unsupportedDType(tensor: "w", dtype: .i32, allowed: FloatDecoding.weightDTypes)) {
             _ = try source.float32("w")
         }

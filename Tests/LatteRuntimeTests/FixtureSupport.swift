@@ -41,7 +41,7 @@ enum Fixtures {
     static func model(_ name: String, wrap: (WeightSource) -> WeightSource = { $0 }) throws -> LatteModel {
         let checkpoint = try CheckpointReader.open(path: "\(models)/\(name)")
         let config = try ModelConfig.load(path: checkpoint.configPath!)
-        return try LatteModel(config: config, weights: wrap(CheckpointWeightSource(checkpoint)))
+        return try LatteModel(config: config, weights: wrap(DecodingWeightSource(checkpoint)))
     }
 
     /// F32 tensors of a safetensors file, by name.

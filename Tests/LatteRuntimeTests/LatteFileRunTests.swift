@@ -41,17 +41,17 @@ import LatteReaders
         let (file, dir) = try convert("k2")   // K = 2, boundaries [0, 0.3, 1]
         defer { try? FileManager.default.removeItem(at: dir) }
         let loaded = try ModelLoader.open(path: file.path)
-        let source = try #require(loaded.weights as? LatteFileWeightSource)
+        let source = try #require(loaded.weights as? DecodingWeightSource<LatteFile>)
         let model = try LatteModel(config: loaded.config, weights: source)
         let context = try model.prefill(ids: [1, 2])
         let latent = [Float](repeating: 0.1, count: 4 * 4 * 6)
         _ = try model.velocity(latent: latent, t: 0.1, context: context)
         let section = { (g: Int) in loaded.latteFile!.manifest.sections.firstIndex { $0.kind == .group && $0.group == g }! }
         let groupBytes = { (g: Int) in loaded.latteFile!.manifest.tensors.filter { $0.section == section(g) }.reduce(0) { $0 + $1.nbytes } }
-        #expect(source.cachedBytes == groupBytes(0))
+        #expect(source.preparedByteCount == groupBytes(0))
         _ = try model.velocity(latent: latent, t: 0.9, context: context)
         #expect(model.loadedGroups == [0, 1])
-        #expect(source.cachedBytes == groupBytes(1), "group 0's decoded bytes were dropped once its float32 copy existed")
+        #expect(source.preparedByteCount == groupBytes(1), "group 0's decoded bytes were dropped once its float32 copy existed")
         #expect(try #require(source.preparedBytes(group: 1)) >= groupBytes(1))
     }
 

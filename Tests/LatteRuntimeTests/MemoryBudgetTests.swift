@@ -28,7 +28,7 @@ import LatteReaders
     @Test func aRunPastTheBudgetIsRefusedBeforeAnyAllocation() throws {
         let checkpoint = try CheckpointReader.open(path: "\(Fixtures.models)/tiny")
         let config = try ModelConfig.load(path: checkpoint.configPath!)
-        let model = try LatteModel(config: config, weights: CheckpointWeightSource(checkpoint), memoryBudget: 1 << 20)
+        let model = try LatteModel(config: config, weights: DecodingWeightSource(checkpoint), memoryBudget: 1 << 20)
         let inputs = try RunInputs.load(path: "\(Fixtures.models)/tiny/inputs.safetensors", config: config)
         let before = model.ledger.peak
         let message = errorText { _ = try LatteRun.execute(model: model, inputs: inputs, steps: 8) }
@@ -42,10 +42,10 @@ import LatteReaders
         let checkpoint = try CheckpointReader.open(path: "\(Fixtures.models)/k2")
         let config = try ModelConfig.load(path: checkpoint.configPath!)
         // Below the shared weights: the model is not built.
-        #expect(errorText { _ = try LatteModel(config: config, weights: CheckpointWeightSource(checkpoint), memoryBudget: 1000) }
+        #expect(errorText { _ = try LatteModel(config: config, weights: DecodingWeightSource(checkpoint), memoryBudget: 1000) }
             .contains("above the memory budget of 1000 B"))
         // Enough for the model, not for a 30,000-token context state: prefill refuses, naming it.
-        let model = try LatteModel(config: config, weights: CheckpointWeightSource(checkpoint), memoryBudget: 4 << 20)
+        let model = try LatteModel(config: config, weights: DecodingWeightSource(checkpoint), memoryBudget: 4 << 20)
         let message = errorText { _ = try model.prefill(ids: [Int](repeating: 1, count: 30_000)) }
         #expect(message.contains("the context state of 30000 tokens would need"), "\(message)")
         #expect(message.contains("above the memory budget of 4.00 MiB"), "\(message)")
@@ -58,7 +58,7 @@ import LatteReaders
         let folder = Fixtures.hostile + "/model_latent_maps_4gib"
         let checkpoint = try CheckpointReader.open(path: folder)
         let config = try ModelConfig.load(path: folder + "/config.json")
-        let model = try LatteModel(config: config, weights: CheckpointWeightSource(checkpoint))
+        let model = try LatteModel(config: config, weights: DecodingWeightSource(checkpoint))
         #expect(model.memoryBudget == min(MemoryBudget.floorBytes + 2 * model.footprint.weightBytes, MemoryBudget.machineBytes / 4 * 3))
         let inputs = try RunInputs.load(path: Fixtures.hostile + "/inputs_maps_4gib.safetensors", config: config)
         let message = errorText { _ = try LatteRun.execute(model: model, inputs: inputs, steps: 1) }

@@ -87,7 +87,7 @@ import LatteReaders
         }
         // A model is not built on such a config, before any weight is read.
         let checkpoint = try CheckpointReader.open(path: "\(Fixtures.models)/k2")
-        let source = RecordingSource(CheckpointWeightSource(checkpoint))
+        let source = RecordingSource(DecodingWeightSource(checkpoint))
         #expect(errorText { _ = try LatteModel(config: config, weights: source) }.contains("16512 image tokens, above the limit"))
         #expect(source.reads.isEmpty)
         // The hostile 2^20 x 2^20 latent (2^40 tokens, 2^80-element maps) is refused the same way.
@@ -101,7 +101,7 @@ import LatteReaders
         // hidden_size 4096 over weights of width 8: refused at the first tensor, nothing allocated for it.
         let folder = Fixtures.hostile + "/model_hidden_4096"
         let config = try ModelConfig.load(path: folder + "/config.json")
-        let source = RecordingSource(CheckpointWeightSource(try CheckpointReader.open(path: folder)))
+        let source = RecordingSource(DecodingWeightSource(try CheckpointReader.open(path: folder)))
         #expect(throws: RuntimeError.wrongShape(tensor: "model.embed_tokens.weight", expected: [16, 4096], found: [16, 8])) {
             _ = try LatteModel(config: config, weights: source)
         }

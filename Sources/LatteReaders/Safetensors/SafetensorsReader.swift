@@ -24,10 +24,15 @@ public enum SafetensorsReader {
 
     /// Opens a single safetensors file.
     public static func open(path: String, configPath: String? = nil) throws -> Checkpoint {
-        let file = try MappedFile(path: path)
+        try open(region: MappedFile(path: path), configPath: configPath)
+    }
+
+    /// Reads safetensors bytes already mapped or in memory (`MemoryRegion`); errors name
+    /// `region.path`. Tensors are slices of the region.
+    public static func open(region: any ByteRegion, configPath: String? = nil) throws -> Checkpoint {
         let header: Header
-        do { header = try parseHeader(in: file, fileIndex: 0) } catch { throw LocatedError(path: path, error) }
-        return Checkpoint(format: .safetensors, files: [file], metadata: header.metadata,
+        do { header = try parseHeader(in: region, fileIndex: 0) } catch { throw LocatedError(path: region.path, error) }
+        return Checkpoint(format: .safetensors, files: [region], metadata: header.metadata,
                           tensors: header.tensors, configPath: configPath)
     }
 
@@ -37,9 +42,9 @@ public enum SafetensorsReader {
         try parseHeader(data, fileIndex: fileIndex) { (text, _) throws(JSONError) in try JSON.parseTree(text) }
     }
 
-    /// Parses and validates the header and layout of a mapped safetensors file, the header
-    /// read in place (no copy: 100 MB less at the 100 MB limit).
-    public static func parseHeader(in file: MappedFile, fileIndex: Int) throws(SafetensorsError) -> Header {
+    /// Parses and validates the header and layout of a mapped safetensors file (or any byte
+    /// region), the header read in place (no copy: 100 MB less at the 100 MB limit).
+    public static func parseHeader(in file: any ByteRegion, fileIndex: Int) throws(SafetensorsError) -> Header {
         try parseHeader(file.bytes, fileIndex: fileIndex) { (_, range) throws(JSONError) in try JSON.parseTree(in: file, range: range) }
     }
 
