@@ -50,19 +50,26 @@ let package = Package(
             ]
         ),
 
+        // What the test targets share: temporary folders, safetensors builders, fixture paths,
+        // running the built `latte`.
+        .target(name: "LatteTestSupport", dependencies: ["LatteCore", "LatteReaders", "LatteMapper"], path: "Tests/LatteTestSupport"),
         .testTarget(name: "LatteCoreTests", dependencies: [
-            "LatteCore", "LatteJSONOracle", .product(name: "PropertyBased", package: "swift-property-based"),
+            "LatteCore", "LatteJSONOracle", "LatteTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
-        .testTarget(name: "LatteReadersTests", dependencies: ["LatteReaders"]),
-        .testTarget(name: "LatteMapperTests", dependencies: ["LatteMapper", "LatteCore", "LatteReaders"]),
+        .testTarget(name: "LatteReadersTests", dependencies: [
+            "LatteReaders", "LatteCore", "LatteTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
+        .testTarget(name: "LatteMapperTests", dependencies: ["LatteMapper", "LatteCore", "LatteReaders", "LatteTestSupport"]),
         .testTarget(name: "LatteRuntimeTests", dependencies: [
-            "LatteRuntime", "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat",
+            "LatteRuntime", "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat", "LatteTestSupport",
         ]),
         .testTarget(name: "LatteFormatTests", dependencies: [
-            "LatteFormat", "LatteCore", "LatteReaders", "CZstd",
+            "LatteFormat", "LatteCore", "LatteReaders", "CZstd", "LatteTestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         // End-to-end: runs the built `latte` executable as users do.
-        .testTarget(name: "LatteCLITests", dependencies: ["LatteCore", "LatteReaders", "latte"]),
+        .testTarget(name: "LatteCLITests", dependencies: [
+            "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat", "LatteTestSupport", "latte",
+        ]),
     ]
 )

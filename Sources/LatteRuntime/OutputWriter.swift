@@ -1,11 +1,6 @@
 import LatteCore
 import LatteFormat
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteReaders
 
 /// One float32 output tensor.
 public struct OutputTensor: Sendable, Equatable {
@@ -21,39 +16,31 @@ public struct OutputTensor: Sendable, Equatable {
     }
 }
 
-/// A minimal safetensors writer for the runtime's outputs: F32 tensors only, written to a
-/// temporary file beside the destination and renamed over it when complete.
+/// Writes the runtime's outputs, F32 tensors, as a safetensors file (`SafetensorsWriter`),
+/// to a temporary file beside the destination and renamed over it when complete.
 public enum OutputWriter {
     /// The file's bytes: header length, JSON header (space-padded to 8 bytes), data.
-    public static func serialize(_ tensors: [OutputTensor]) -> [UInt8] {
-        var members: [(String, JSONValue)] = []
-        var offset = 0
-        for t in tensors {
-            let end = offset + t.values.count * 4
-            members.append((t.name, .object([
-                ("dtype", .string("F32")), ("shape", .array(t.shape.map { .int(Int64($0)) })),
-                ("data_offsets", .array([.int(Int64(offset)), .int(Int64(end))])),
-            ])))
-            offset = end
-        }
-        var headerBytes = Array(JSONValue.object(members).serialized().utf8)
-        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
-        var out: [UInt8] = []
-        out.reserveCapacity(8 + headerBytes.count + offset)
-        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: headerBytes)
-        for t in tensors {
-            for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
-        }
-        return out
+    public static func serialize(_ tensors: [OutputTensor]) throws -> [UInt8] {
+        try SafetensorsWriter.bytes(tensors)
     }
 
     /// Writes `tensors` to `path` atomically (a temporary file beside it, then rename),
     /// never over one of `inputs`.
     public static func write(_ tensors: [OutputTensor], to path: String, notOverwriting inputs: [String] = []) throws {
         try OutputTarget.check(path, notOverwriting: inputs)
+        let bytes: [UInt8]
+        do { bytes = try serialize(tensors) } catch { throw LocatedError(path: path, error) }
         let output = try AtomicOutput(path: path)
-        try output.write(serialize(tensors))
+        try output.write(bytes)
         try output.commit(sync: false)
+    }
+}
+
+extension OutputTensor: SafetensorsView {
+    public var dtype: DType { .f32 }
+    public var byteCount: Int { values.count * 4 }
+
+    public func writeBytes(_ write: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { try write($0) }
     }
 }

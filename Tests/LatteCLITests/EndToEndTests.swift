@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import LatteCore
 import LatteReaders
+import LatteTestSupport
 
 /// The whole job as users run it: convert a fixture model with its reference outputs
 /// embedded, then `latte verify` re-runs the converted model and compares.
@@ -83,18 +84,10 @@ import LatteReaders
         try FileManager.default.copyItem(atPath: CLI.fixture("models/tiny/config.json"), toPath: src.appendingPathComponent("config.json").path)
         let original = try CheckpointReader.open(path: CLI.fixture("models/tiny"))
         let missing = "gen.layers.5.res_gate.weight"
-        var header: [String] = []
-        var data = Data()
-        for t in original.tensors where t.name != missing {
-            let bytes = try original.bytes(of: t).withUnsafeBytes { Data($0) }
-            header.append(#""\#(t.name)": {"dtype": "\#(t.dtype.name)", "shape": \#(t.shape), "data_offsets": [\#(data.count), \#(data.count + bytes.count)]}"#)
-            data.append(bytes)
+        let kept = try original.tensors.filter { $0.name != missing }.map { t in
+            SyntheticTensor(name: t.name, dtype: t.dtype, shape: t.shape, bytes: try original.bytes(of: t).withUnsafeBytes { Array($0) })
         }
-        let h = Data(("{" + header.joined(separator: ",") + "}").utf8)
-        var file = withUnsafeBytes(of: UInt64(h.count).littleEndian) { Data($0) }
-        file.append(h)
-        file.append(data)
-        try file.write(to: src.appendingPathComponent("model.safetensors"))
+        writeSafetensors(src.appendingPathComponent("model.safetensors").path, kept)
 
         let out = dir.appendingPathComponent("out.latte").path
         let r = try CLI.run(["convert", src.path, "-o", out, "--no-progress"])

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import LatteCore
 import LatteReaders
+import LatteTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -15,17 +16,11 @@ import Glibc
     func randomCheckpoint(in dir: URL, megabytes: Int) throws -> String {
         let tensors = 8
         let per = megabytes * (1 << 20) / tensors / 2 * 2
-        var entries: [String] = []
-        for i in 0 ..< tensors {
-            entries.append(#""w.\#(i)": {"dtype": "BF16", "shape": [\#(per / 2)], "data_offsets": [\#(i * per), \#((i + 1) * per)]}"#)
-        }
-        let header = Data(("{" + entries.joined(separator: ",") + "}").utf8)
-        var file = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Data($0) }
-        file.append(header)
         let random = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
-        file.append(try random.read(upToCount: per * tensors)!)
         let path = dir.appendingPathComponent("big.safetensors").path
-        try file.write(to: URL(fileURLWithPath: path))
+        writeSafetensors(path, try (0 ..< tensors).map { i in
+            SyntheticTensor(name: "w.\(i)", dtype: .bf16, shape: [per / 2], bytes: Array(try random.read(upToCount: per)!))
+        })
         return path
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LatteTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -64,11 +65,6 @@ import Glibc
         }
     }
 
-    static func referenceFolders() -> Set<String> {
-        let tmp = FileManager.default.temporaryDirectory.path
-        return Set(((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).filter { $0.hasPrefix("latte-reference-") })
-    }
-
     @Test(arguments: cases)
     func staysWithinBudgetAndFailsCleanly(_ c: Case) throws {
         let folder = Self.root.appendingPathComponent(c.area).path
@@ -81,7 +77,7 @@ import Glibc
                 $0.replacingOccurrences(of: "{file}", with: file).replacingOccurrences(of: "{dir}", with: folder)
                     .replacingOccurrences(of: "{out}", with: out)
             }
-            let before = Self.referenceFolders()
+            let before = referenceFolders()
             let r = try LimitedRun.latte(args, in: work.path, timeout: Self.secondsLimit)
             let what = "\(c.area)/\(c.name): latte \(command.joined(separator: " "))"
             #expect(!r.timedOut, "\(what): still running after \(Self.secondsLimit) s")
@@ -102,7 +98,7 @@ import Glibc
                 let left = Set((try? FileManager.default.contentsOfDirectory(atPath: work.path)) ?? [])
                 #expect(left.isSubset(of: named), "\(what): left \(left.subtracting(named)) behind")
             }
-            #expect(Self.referenceFolders().subtracting(before).isEmpty, "\(what): left a reference folder in the temporary folder")
+            #expect(referenceFolders().subtracting(before).isEmpty, "\(what): left a reference folder in the temporary folder")
         }
     }
 }

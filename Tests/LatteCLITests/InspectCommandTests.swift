@@ -1,28 +1,21 @@
 import Foundation
 import Testing
 import LatteCore
+import LatteTestSupport
 
 @Suite struct InspectCommandTests {
-    /// Writes a small safetensors file with the given tensors (zero bytes) and returns its path.
-    func writeSafetensors(in dir: URL, name: String = "model.safetensors", _ tensors: [(String, String, [Int], Int)]) throws -> String {
-        var entries: [String] = []
-        var offset = 0
-        for (n, d, s, size) in tensors {
-            entries.append(#""\#(n)": {"dtype": "\#(d)", "shape": \#(s), "data_offsets": [\#(offset), \#(offset + size)]}"#)
-            offset += size
-        }
-        let header = Array(("{\"__metadata__\": {\"format\": \"pt\"}, " + entries.joined(separator: ", ") + "}").utf8)
-        var bytes = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header
-        bytes += [UInt8](repeating: 7, count: offset)
+    /// Writes a small safetensors file of `tensors` (every byte 7, metadata `format: pt`) and returns its path.
+    func writeSafetensors(in dir: URL, name: String = "model.safetensors", _ tensors: [(String, DType, [Int])]) -> String {
         let path = dir.appendingPathComponent(name).path
-        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        LatteTestSupport.writeSafetensors(path, tensors.map { SyntheticTensor(name: $0.0, dtype: $0.1, shape: $0.2, filledWith: 7) },
+                                          metadata: [("format", "pt")])
         return path
     }
 
     @Test func jsonFollowsTheContractAndTheSchema() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = try writeSafetensors(in: dir, [("model.embed_tokens.weight", "BF16", [256, 64], 32768), ("x", "F32", [2], 8)])
+        let path = writeSafetensors(in: dir, [("model.embed_tokens.weight", .bf16, [256, 64]), ("x", .f32, [2])])
         let r = try CLI.run(["inspect", "--json", path])
         #expect(r.status == 0)
         let json = try JSON.parse(r.stdout)
@@ -44,7 +37,7 @@ import LatteCore
     @Test func tableShowsTensorsAndTotals() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = try writeSafetensors(in: dir, [("a.weight", "F16", [4, 4], 32)])
+        let path = writeSafetensors(in: dir, [("a.weight", .f16, [4, 4])])
         let r = try CLI.run(["inspect", path])
         #expect(r.status == 0)
         #expect(r.stdout.contains("a.weight"))
@@ -55,7 +48,7 @@ import LatteCore
     @Test func folderWithConfigIsAccepted() throws {
         let dir = try CLI.tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        _ = try writeSafetensors(in: dir, [("a", "U8", [3], 3)])
+        _ = writeSafetensors(in: dir, [("a", .u8, [3])])
         try "{}".write(to: dir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
         let r = try CLI.run(["inspect", "--json", dir.path])
         #expect(r.status == 0)

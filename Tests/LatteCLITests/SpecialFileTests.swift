@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LatteTestSupport
 
 #if canImport(Glibc)
 import Glibc

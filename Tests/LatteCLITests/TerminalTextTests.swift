@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import LatteCore
+import LatteTestSupport
 
 /// Text from files reaches the terminal escaped: one function (`escapingControlCharacters`)
 /// serves the error line on stderr and the human-readable tables on stdout.

@@ -2,20 +2,7 @@ import Testing
 import PropertyBased
 @testable import LatteCore
 import LatteJSONOracle
-
-/// A small deterministic generator (SplitMix64), so a failing seed reproduces.
-struct JSONTestRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-}
+import LatteTestSupport
 
 /// Characters that stress a JSON string codec: escapes, controls, NUL, every UTF-8 length.
 private let scalars: [Unicode.Scalar] = [
@@ -24,13 +11,13 @@ private let scalars: [Unicode.Scalar] = [
     "\u{10000}", "😀", "\u{10FFFF}",
 ]
 
-func randomJSONString(_ r: inout JSONTestRandom) -> String {
+func randomJSONString(_ r: inout SplitMix) -> String {
     var s = String.UnicodeScalarView()
     for _ in 0 ..< r.below(r.chance(10) ? 40 : 8) { s.append(scalars[r.below(scalars.count)]) }
     return String(s)
 }
 
-func randomJSONValue(_ r: inout JSONTestRandom, depth: Int = 0) -> JSONValue {
+func randomJSONValue(_ r: inout SplitMix, depth: Int = 0) -> JSONValue {
     let leaf = depth >= 6 || r.chance(45)
     switch leaf ? r.below(6) : 6 + r.below(2) {
     case 0: return .null
@@ -59,7 +46,7 @@ func randomJSONValue(_ r: inout JSONTestRandom, depth: Int = 0) -> JSONValue {
 
 /// Writes `v` as JSON in a randomly chosen legal spelling: spaces anywhere, characters
 /// written as `\u` escapes (surrogate pairs above U+FFFF), `\/` for `/`, upper or lower hex.
-func scrambledJSON(_ v: JSONValue, _ r: inout JSONTestRandom) -> String {
+func scrambledJSON(_ v: JSONValue, _ r: inout SplitMix) -> String {
     var out = ""
     func space() { for _ in 0 ..< (r.chance(20) ? r.below(3) : 0) { out += [" ", "\t", "\n", "\r"][r.below(4)] } }
     func hex(_ x: UInt32) -> String {
@@ -120,7 +107,7 @@ private func hasNULKey(_ v: JSONValue) -> Bool {
     /// serialize -> parse gives the value back, compact or pretty, and the tree agrees.
     @Test func serializedValuesParseBack() async {
         await propertyCheck(count: 400, input: Gen.uint64()) { seed in
-            var r = JSONTestRandom(state: seed)
+            var r = SplitMix(state: seed)
             let v = randomJSONValue(&r)
             for pretty in [false, true] {
                 let text = v.serialized(pretty: pretty)
@@ -135,7 +122,7 @@ private func hasNULKey(_ v: JSONValue) -> Bool {
     /// Any legal spelling (escapes, surrogate pairs, spaces) decodes to the same value.
     @Test func everySpellingDecodesToTheSameValue() async {
         await propertyCheck(count: 400, input: Gen.uint64()) { seed in
-            var r = JSONTestRandom(state: seed)
+            var r = SplitMix(state: seed)
             let v = randomJSONValue(&r)
             let text = scrambledJSON(v, &r)
             #expect((try? JSON.parse(text)) == v, "seed \(seed): \(text)")
@@ -146,7 +133,7 @@ private func hasNULKey(_ v: JSONValue) -> Bool {
     /// it cuts short (one of the reasons it no longer parses our files).
     @Test func jsonCAgreesOnWhatBothAccept() async {
         await propertyCheck(count: 400, input: Gen.uint64()) { seed in
-            var r = JSONTestRandom(state: seed)
+            var r = SplitMix(state: seed)
             let v = randomJSONValue(&r)
             let text = scrambledJSON(v, &r)
             let theirs = Array(text.utf8).withUnsafeBytes { JSONCOracle.parse($0) }

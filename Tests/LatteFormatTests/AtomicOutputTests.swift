@@ -4,6 +4,7 @@ import Glibc
 import Testing
 import LatteCore
 @testable import LatteFormat
+import LatteTestSupport
 
 /// `AtomicOutput` on both of its paths: the anonymous `O_TMPFILE` file (nothing in the folder
 /// until `commit`) and the named fallback (`OUT.tmp-PID-RANDOM`, renamed when complete).

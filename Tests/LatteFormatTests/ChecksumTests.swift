@@ -2,6 +2,7 @@ import Testing
 import PropertyBased
 @testable import LatteFormat
 import LatteCore
+import LatteTestSupport
 
 @Suite struct ChecksumTests {
     @Test func xxh64KnownValues() {

@@ -6,6 +6,7 @@ import Testing
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// Decoding work bounded by the bytes present: chunks may neither overlap nor alias, no
 /// chunk may decode to more than 2^15 raw bytes per stored byte, chunks follow the writer's
@@ -42,13 +43,7 @@ import LatteReaders
     @Test func overlapsAreRefused() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
-        writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint())
-        writeFile(dir.file("run.json"), Array(#"{"steps": 2, "cfg_scale": 1.0}"#.utf8))
-        var options = testOptions()
-        options.embeddedFiles = [(name: "run.json", path: dir.file("run.json"))]
-        let path = dir.file("m.latte")
-        try LatteWriter.write(try CheckpointReader.open(path: dir.file("model.safetensors")), plan: nil, to: path, options: options)
-        let bytes = readFile(path)
+        let (path, bytes) = try latteWithEmbeddedRunJSON(dir)
         let file = try LatteFile(path: path)
         // Two tensors stored in `planes` chunks (no alignment rule to get in the way).
         let a = file.tensors.firstIndex { $0.chunks.count > 2 && $0.chunks.allSatisfy { $0.codec == .planes } }!
@@ -82,8 +77,6 @@ import LatteReaders
     /// caps blocks at 128 KiB; libzstd 1.5 decodes larger RLE blocks anyway), 64 MiB from
     /// ~140 bytes. Without the bound a thousand of them in 140 KB would decode 64 GB.
     @Test func oversizeRLEFrameIsRefused() throws {
-        let dir = TempDir()
-        defer { dir.cleanup() }
         let raw = LatteLayout.maxChunkSize
         let block = 2 << 20 - 1
         var frame: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0xA0]
@@ -102,15 +95,12 @@ import LatteReaders
         #expect(frame.count * Self.ratio < raw)
         let c = ChunkEntry(offset: LatteLayout.headerSize, length: frame.count, raw: raw, codec: .zstd)
         let t = LatteTensor(name: "zeros", dtype: .u8, shape: [raw], nbytes: raw, section: 0, checksum: 0, chunks: [c])
-        writeFile(dir.file("r.latte"), assembledLatte(data: frame, manifest(chunkSize: raw, dataBytes: frame.count, [t])))
-        let m = errorText { _ = try LatteFile(path: dir.file("r.latte")) }
+        let m = openingError(data: frame, chunkSize: raw, [t])
         #expect(m.contains("chunk 0 decodes \(frame.count) stored bytes to \(raw), over 32768 raw bytes per stored byte"), "\(m)")
     }
 
     /// An rANS plane of one symbol reads no words: 162 bytes decode to any size.
     @Test func singleSymbolRANSPlaneIsRefused() throws {
-        let dir = TempDir()
-        defer { dir.cleanup() }
         let raw = 8 << 20
         let stream = [UInt8](repeating: 0, count: raw).withUnsafeBytes { RANS.encode($0, counts: [raw] + [Int](repeating: 0, count: 255)) }
         #expect(stream.count == RANS.headerBytes(symbols: 1))
@@ -118,8 +108,7 @@ import LatteReaders
         c.width = 1
         c.planes = [PlaneEntry(codec: .rans32, length: stream.count)]
         let t = LatteTensor(name: "f8", dtype: .f8e4m3, shape: [raw], nbytes: raw, section: 0, checksum: 0, chunks: [c])
-        writeFile(dir.file("s.latte"), assembledLatte(data: stream, manifest(chunkSize: raw, dataBytes: stream.count, [t])))
-        let m = errorText { _ = try LatteFile(path: dir.file("s.latte")) }
+        let m = openingError(data: stream, chunkSize: raw, [t])
         #expect(m.contains("tensor 'f8' is invalid: chunk 0 decodes 162 stored bytes to \(raw)"), "\(m)")
     }
 

@@ -2,6 +2,7 @@ import Testing
 import PropertyBased
 import LatteCore
 @testable import LatteFormat
+import LatteTestSupport
 
 @Suite struct CodecTests {
     /// encode → decode is the identity for every dtype, size and content, and the stored

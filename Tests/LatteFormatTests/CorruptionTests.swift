@@ -2,6 +2,7 @@ import Testing
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// Any damage is an error that names the tensor or the manifest, never a crash.
 @Suite struct CorruptionTests {
@@ -13,11 +14,6 @@ import LatteReaders
         return (path, readFile(path), try LatteFile(path: path))
     }
 
-    func message(_ body: () throws -> Void) -> String {
-        do { try body() } catch { return String(describing: error) }
-        return ""
-    }
-
     @Test func flippedManifestByte() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
@@ -26,7 +22,7 @@ import LatteReaders
         var damaged = bytes
         damaged[at] ^= 0x20
         writeFile(path, damaged)
-        let m = message { _ = try LatteFile(path: path) }
+        let m = errorText { _ = try LatteFile(path: path) }
         #expect(m.contains("the manifest is corrupt"), "\(m)")
         #expect(m.hasPrefix(path))
     }
@@ -48,7 +44,7 @@ import LatteReaders
             damaged[position] ^= 0x01
             writeFile(path, damaged)
             let reopened = try LatteFile(path: path)
-            let m = message { _ = try reopened.read(named: t.name) }
+            let m = errorText { _ = try reopened.read(named: t.name) }
             #expect(m.contains("tensor '\(t.name)'"), "\(codec) at \(position): \(m)")
             let report = LatteVerifier.verify(reopened)
             #expect(!report.ok)
@@ -65,7 +61,7 @@ import LatteReaders
         let (path, bytes, _) = try make(dir)
         for keep in [0, 7, 64, 95, bytes.count / 2, bytes.count - 1] {
             writeFile(path, Array(bytes.prefix(keep)))
-            let m = message { _ = try LatteFile(path: path) }
+            let m = errorText { _ = try LatteFile(path: path) }
             #expect(m.contains("not a .latte file") || m.contains("trailer") || m.contains("the manifest"), "\(keep): \(m)")
         }
     }
@@ -97,7 +93,7 @@ import LatteReaders
             }
             out += LatteLayout.endMagic
             writeFile(path, out)
-            let m = message { _ = try LatteFile(path: path) }
+            let m = errorText { _ = try LatteFile(path: path) }
             #expect(m.contains(expected), "\(to): \(m)")
         }
     }

@@ -3,6 +3,7 @@ import PropertyBased
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// Whole files: random checkpoints (dtypes, shapes with zero and one dimensions, contents,
 /// chunk sizes) convert and come back bit-exact through every read path.

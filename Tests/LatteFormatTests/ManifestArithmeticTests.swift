@@ -2,6 +2,7 @@ import Testing
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// Every number of a manifest is hostile until checked: sizes that overflow `Int` when added
 /// or multiplied are refused at open with an error naming the entry, never a trap. Each file
@@ -90,13 +91,7 @@ import LatteReaders
     @Test func blobSizes() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
-        writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint())
-        writeFile(dir.file("run.json"), Array(#"{"steps": 2, "cfg_scale": 1.0}"#.utf8))
-        var options = testOptions()
-        options.embeddedFiles = [(name: "run.json", path: dir.file("run.json"))]
-        let path = dir.file("m.latte")
-        try LatteWriter.write(try CheckpointReader.open(path: dir.file("model.safetensors")), plan: nil, to: path, options: options)
-        let bytes = readFile(path)
+        let (path, bytes) = try latteWithEmbeddedRunJSON(dir)
         for edit: (inout LatteManifest) -> Void in [{ $0.blobs[0].nbytes = Int.max }, { $0.blobs[0].chunks[0].raw = Int.max },
                                                     { $0.blobs[0].chunks[0].offset = Int.max - 1 }] {
             writeFile(path, try editedManifest(bytes, path: path, edit))

@@ -2,6 +2,7 @@ import Testing
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// The writer streams the manifest text entry by entry (`serializedText`); it must be the
 /// compact serialization of the manifest's value, byte for byte, whatever the manifest holds.

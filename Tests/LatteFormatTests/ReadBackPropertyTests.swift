@@ -3,6 +3,7 @@ import PropertyBased
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// Whatever `convert` (LatteWriter) or `export` (SafetensorsExport) accepts, latte reads
 /// back: over generated names (NUL, `__metadata__`, empty, escapes, duplicates), ranks up to

@@ -5,6 +5,7 @@ import Testing
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// Converts `source` to .latte and exports it back; checks every tensor's name, dtype, shape
 /// and bytes, and the metadata, against the source (re-read with our safetensors reader).

@@ -5,6 +5,7 @@ import Testing
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// Written manifests validate against schemas/latte-manifest.schema.json (python3's
 /// jsonschema, which `make deps` installs).

@@ -5,6 +5,7 @@ import Testing
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// Errors in the middle of `LatteFile.stream`, while the next batch is decoding on other
 /// threads: a damaged chunk, a wrong checksum, `body` or `sink` throwing. Each must come out as

@@ -2,6 +2,7 @@ import Testing
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// PyTorch fixtures whose tensors are strided, expanded, big-endian or complex128 views:
 /// the writer asks for their bytes a chunk at a time (never the whole view at once), so

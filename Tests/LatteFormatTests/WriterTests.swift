@@ -2,6 +2,7 @@ import Testing
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 @Suite struct WriterTests {
     /// A source that fails mid-way (a tensor whose storage lies outside its file, after

@@ -1,6 +1,7 @@
 import LatteCore
 import LatteMapper
 import Testing
+import LatteTestSupport
 
 @Suite struct ExpertGroupPlanTests {
     struct Case: Sendable, CustomTestStringConvertible {
@@ -120,7 +121,7 @@ import Testing
 
     @Test func plansAReadCheckpoint() throws {
         let config = try makeConfig(L: 4, K: 2, boundaries: [0, 0.3, 1])
-        let dir = try writeCheckpoint(completeTensors(config, dtype: .f16).reversed(), config: config.json)
+        let dir = writeCheckpoint(completeTensors(config, dtype: .f16).reversed(), config: config.json)
         let mapped = try MappedCheckpoint(source: dir)
         #expect(mapped.configPath == dir + "/config.json")
         #expect(mapped.plan.config == config)
@@ -133,13 +134,13 @@ import Testing
 
     @Test func configComesFromTheOptionOrBesideTheWeights() throws {
         let config = try makeConfig(L: 4, K: 4)
-        let dir = try writeCheckpoint(completeTensors(config), config: nil)
+        let dir = writeCheckpoint(completeTensors(config), config: nil)
         #expect {
             try MappedCheckpoint(source: dir + "/model.safetensors")
         } throws: { error in
             "\(error)" == dir + "/model.safetensors: no config.json beside the weights: pass --config FILE"
         }
-        let elsewhere = try temporaryFolder() + "/my-config.json"
+        let elsewhere = TempDir().path + "/my-config.json"
         try config.json.serialized().write(toFile: elsewhere, atomically: true, encoding: .utf8)
         let mapped = try MappedCheckpoint(source: dir + "/model.safetensors", configPath: elsewhere)
         #expect(mapped.plan.groups.count == 4)

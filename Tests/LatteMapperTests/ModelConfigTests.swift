@@ -1,6 +1,7 @@
 import LatteCore
 @testable import LatteMapper
 import Testing
+import LatteTestSupport
 
 @Suite struct ModelConfigTests {
     @Test func readsEveryFieldAndDerivesSizes() throws {
@@ -147,7 +148,7 @@ import Testing
     }
 
     @Test func loadNamesTheFileInErrors() throws {
-        let dir = try temporaryFolder()
+        let dir = TempDir().path
         let path = dir + "/config.json"
         try "{\"model_type\": \"latte_flow\", ".write(toFile: path, atomically: true, encoding: .utf8)
         do {

@@ -2,6 +2,7 @@ import Foundation
 import LatteCore
 import LatteMapper
 import Testing
+import LatteTestSupport
 
 @Suite struct NameMappingTests {
     static let mappingsFolder = packageRoot + "/fixtures/mappings/"
@@ -67,7 +68,7 @@ import Testing
     }
 
     @Test func loadNamesTheFile() throws {
-        let path = try temporaryFolder() + "/m.json"
+        let path = TempDir().path + "/m.json"
         try #"{"rename": [{"from": "a", "to": "b"},]}"#.write(toFile: path, atomically: true, encoding: .utf8)
         #expect { try NameMapping.load(path: path) } throws: { "\($0)".hasPrefix(path + ": mapping file is not valid JSON") }
     }
@@ -98,8 +99,8 @@ import Testing
         let renamed = foreign(original, layers: c.layers, embed: c.embed, norm: c.norm)
         #expect(renamed.map(\.name) != original.map(\.name))
 
-        let dirA = try writeCheckpoint(original, config: config.json)
-        let dirB = try writeCheckpoint(renamed, config: config.json)
+        let dirA = writeCheckpoint(original, config: config.json)
+        let dirB = writeCheckpoint(renamed, config: config.json)
         let mapping = Self.mappingsFolder + c.file
         let a = try MappedCheckpoint(source: dirA)
         let b = try MappedCheckpoint(source: dirB, mappingPath: mapping)
@@ -120,7 +121,7 @@ import Testing
 
         // The convention's declared extras (vision tower, LM head) are kept without --allow-extra.
         let withExtras = renamed + c.extra.map { TensorDescriptor(name: $0, dtype: .bf16, shape: [4, 4]) }
-        let dirC = try writeCheckpoint(withExtras, config: config.json)
+        let dirC = writeCheckpoint(withExtras, config: config.json)
         let withExtrasPlan = try MappedCheckpoint(source: dirC, mappingPath: mapping).plan
         #expect(withExtrasPlan.extra.map(\.sourceName) == c.extra)
         #expect(withExtrasPlan.planJSON["groups"] == a.plan.planJSON["groups"])

@@ -1,6 +1,7 @@
 import LatteCore
 import LatteMapper
 import Testing
+import LatteTestSupport
 
 /// The worked example of docs/ARCHITECTURE.md ("The expert-group plan"): L = 28, K = 4 on Qwen2-VL-2B's decoder
 /// (D=1536, F=8960, H=12, Hkv=2, V=151936), with C=4, p=2, latent 32x32, fdim=256, in BF16.

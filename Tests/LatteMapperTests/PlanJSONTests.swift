@@ -1,6 +1,7 @@
 import LatteCore
 import LatteMapper
 import Testing
+import LatteTestSupport
 
 /// `planJSON` is the `map --json` document of docs/CLI.md, member for member.
 @Suite struct PlanJSONTests {

@@ -1,6 +1,7 @@
 import LatteCore
 import LatteMapper
 import Testing
+import LatteTestSupport
 
 /// The mapper's tensor table against the spec's, typed out independently here with the
 /// tiny fixture's sizes (D=64, F=128, H=4, Hkv=2, hd=16, V=256, C=4, p=2, fdim=256).

@@ -2,6 +2,7 @@ import Foundation
 import LatteCore
 import LatteMapper
 import Testing
+import LatteTestSupport
 
 /// The JSON Schemas in schemas/ against python3's `jsonschema` (Draft 2020-12), and
 /// against the Swift parsers: what the schema refuses, latte refuses too.
@@ -11,7 +12,7 @@ import Testing
 
     /// Validates each document against `schema`; returns, per document, nil when valid or the first error.
     func validate(_ documents: [JSONValue], against schema: String) throws -> [String?] {
-        let dir = try temporaryFolder()
+        let dir = TempDir().path
         var paths: [String] = []
         for (i, d) in documents.enumerated() {
             let p = dir + "/doc\(i).json"
@@ -31,7 +32,7 @@ import Testing
             errors = sorted(v.iter_errors(json.load(open(p))), key=lambda e: list(e.path))
             print(json.dumps({"error": errors[0].message if errors else None}))
         """
-        let r = try run("/usr/bin/env", ["python3", "-c", script, schema] + paths)
+        let r = try runProcess("/usr/bin/env", ["python3", "-c", script, schema] + paths)
         try #require(r.status == 0, "python3 jsonschema: \(r.stderr)")
         return try r.stdout.split(separator: "\n").map { line in try JSON.parse(String(line))["error"]?.stringValue }
     }

@@ -1,6 +1,7 @@
 import LatteCore
 import LatteMapper
 import Testing
+import LatteTestSupport
 
 @Suite struct ValidationTests {
     func plan(_ tensors: [TensorDescriptor], _ config: ModelConfig, allowExtra: Bool = false) throws(PlanError) -> ExpertGroupPlan {
@@ -138,7 +139,7 @@ import Testing
 
     @Test func aMissingTensorInAFileIsRefusedWithThePath() throws {
         let config = try makeConfig(L: 4, K: 2)
-        let dir = try writeCheckpoint(completeTensors(config).filter { $0.name != "gen.layers.1.self_attn.v_proj.bias" }, config: config.json)
+        let dir = writeCheckpoint(completeTensors(config).filter { $0.name != "gen.layers.1.self_attn.v_proj.bias" }, config: config.json)
         #expect {
             try MappedCheckpoint(source: dir)
         } throws: { error in

@@ -2,11 +2,11 @@ import Testing
 import LatteCore
 @testable import LatteReaders
 
+/// Legacy `torch.save` files (a pickle stream per part, before the zip format): the committed
+/// fixtures as torch read them, views over shared storages, and streams built by hand.
 @Suite struct LegacyTorchTests {
     @Test(arguments: ExpectedFixture.all(formatPrefix: "pytorch-legacy"))
-    func agreesWithTorch(_ fixture: ExpectedFixture) throws {
-        try fixture.check()
-    }
+    func agreesWithTorch(_ fixture: ExpectedFixture) throws { try fixture.check() }
 
     @Test func fixturesArePresent() {
         #expect(ExpectedFixture.all(formatPrefix: "pytorch-legacy").count >= 2)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LatteTestSupport
 import LatteCore
 @testable import LatteReaders
 
@@ -10,23 +11,14 @@ import LatteCore
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var map: [String: String] = [:]
         for (file, names) in shards {
-            var entries: [String] = []
-            for (i, n) in names.enumerated() {
-                entries.append(#""\#(n)": {"dtype": "U8", "shape": [2], "data_offsets": [\#(2 * i), \#(2 * i + 2)]}"#)
-                map[n] = file
-            }
-            let bytes = safetensorsBytes(header: "{" + entries.joined(separator: ",") + "}", data: Array(repeating: 5, count: 2 * names.count))
-            FileManager.default.createFile(atPath: dir.appendingPathComponent(file).path, contents: Data(bytes))
+            for n in names { map[n] = file }
+            writeSafetensors(dir.appendingPathComponent(file).path, names.map { SyntheticTensor(name: $0, dtype: .u8, shape: [2], filledWith: 5) })
         }
         let wm = (weightMap ?? map).sorted { $0.key < $1.key }.map { #""\#($0.key)": "\#($0.value)""# }.joined(separator: ", ")
         let text = indexText ?? #"{"metadata": {"total_size": 8}, "weight_map": {\#(wm)}}"#
         let index = dir.appendingPathComponent("model.safetensors.index.json").path
         try text.write(toFile: index, atomically: true, encoding: .utf8)
         return (dir, index)
-    }
-
-    func message(_ body: () throws -> Void) -> String {
-        do { try body(); return "" } catch { return String(describing: error) }
     }
 
     @Test func opensByIndexOrFolder() throws {
@@ -46,27 +38,27 @@ import LatteCore
     @Test func refusesAMissingShard() throws {
         let (dir, index) = try makeSharded(["a.safetensors": ["x"]], weightMap: ["x": "a.safetensors", "y": "gone.safetensors"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(message { _ = try CheckpointReader.open(path: index) }.contains("shard 'gone.safetensors' named by the index does not exist"))
+        #expect(errorText { _ = try CheckpointReader.open(path: index) }.contains("shard 'gone.safetensors' named by the index does not exist"))
     }
 
     @Test func refusesATensorAbsentFromItsShard() throws {
         let (dir, index) = try makeSharded(["a.safetensors": ["x"]], weightMap: ["x": "a.safetensors", "w": "a.safetensors"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let m = message { _ = try CheckpointReader.open(path: index) }
+        let m = errorText { _ = try CheckpointReader.open(path: index) }
         #expect(m.contains("tensor 'w'") && m.contains("absent from shard 'a.safetensors'"), "\(m)")
     }
 
     @Test func refusesATensorInTwoShards() throws {
         let (dir, index) = try makeSharded(["a.safetensors": ["x"], "b.safetensors": ["x"]], weightMap: ["x": "a.safetensors", "q": "b.safetensors"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let m = message { _ = try CheckpointReader.open(path: index) }
+        let m = errorText { _ = try CheckpointReader.open(path: index) }
         #expect(m.contains("tensor 'x'") && m.contains("present in two shards"), "\(m)")
     }
 
     @Test func refusesATensorTheIndexDoesNotList() throws {
         let (dir, index) = try makeSharded(["a.safetensors": ["x", "extra"]], weightMap: ["x": "a.safetensors"])
         defer { try? FileManager.default.removeItem(at: dir) }
-        let m = message { _ = try CheckpointReader.open(path: index) }
+        let m = errorText { _ = try CheckpointReader.open(path: index) }
         #expect(m.contains("tensor 'extra'") && m.contains("not listed in the index"), "\(m)")
     }
 
@@ -80,7 +72,7 @@ import LatteCore
         ] {
             let (dir, index) = try makeSharded(["a.safetensors": ["x"]], indexText: text)
             defer { try? FileManager.default.removeItem(at: dir) }
-            let m = message { _ = try CheckpointReader.open(path: index) }
+            let m = errorText { _ = try CheckpointReader.open(path: index) }
             #expect(m.hasPrefix(index) && m.contains(fragment), "\(m)")
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import LatteCore
 @testable import LatteReaders
+import LatteTestSupport
 
 /// Key paths from shared containers (issue 10, class 3): a DAG of a few bytes is refused by
 /// the bounds set by its bytes, whichever reader it comes through; real sharing (tied

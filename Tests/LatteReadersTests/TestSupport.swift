@@ -1,46 +1,23 @@
 import LatteCore
 @testable import LatteReaders
+import LatteTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Paths of the fixture folders, found from this file: the package root is three levels up.
+/// Paths of the fixture folders.
 enum TorchFixtures {
-    static let root: String = {
-        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/") + "/fixtures/"
-    }()
+    static let root = fixturesRoot + "/"
     static let readers = root + "readers/"
     static let malformed = root + "malformed/"
 
-    static func exists(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0
-    }
+    static func exists(_ path: String) -> Bool { LatteTestSupport.fileExists(path) }
 
     /// A JSON file of the fixtures, parsed.
     static func json(_ path: String) throws -> JSONValue {
         let f = try MappedFile(path: path)
         return try JSON.parse(f.bytes)
     }
-}
-
-/// Writes bytes to a fresh file under /tmp and returns its path.
-func temporaryFile(_ bytes: [UInt8], name: String = "f") -> String {
-    let path = "/tmp/latte-readers-test-\(getpid())-\(UInt64.random(in: 0 ... .max))-\(name)"
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    precondition(fd >= 0, "cannot create \(path)")
-    bytes.withUnsafeBytes { b in
-        var off = 0
-        while off < b.count {
-            let n = write(fd, b.baseAddress! + off, b.count - off)
-            precondition(n > 0)
-            off += n
-        }
-    }
-    close(fd)
-    return path
 }
 
 /// A minimal zip writer for tests: stored records, optional zip64 end records, optional
@@ -171,6 +148,17 @@ func underlying(_ e: any Error) -> any Error { (e as? LocatedError)?.underlying 
 /// The error thrown by `body`, unwrapped from its `LocatedError`; nil when nothing was thrown.
 func caught(_ body: () throws -> Void) -> (any Error)? {
     do { try body(); return nil } catch { return underlying(error) }
+}
+
+/// How `CheckpointReader` refuses `path`: the error's text and the error unwrapped from its
+/// `LocatedError`; nil when it opens the file.
+func openingRefusal(_ path: String) -> (message: String, error: any Error)? {
+    do {
+        _ = try CheckpointReader.open(path: path)
+        return nil
+    } catch {
+        return (String(describing: error), underlying(error))
+    }
 }
 
 /// A tensor's contiguous little-endian bytes as an array.

@@ -2,11 +2,11 @@ import Testing
 import LatteCore
 @testable import LatteReaders
 
+/// `torch.export` archives (`.pt2`): the committed fixtures as torch read them, tied weights,
+/// and archives built by hand.
 @Suite struct TorchExportTests {
     @Test(arguments: ExpectedFixture.all(formatPrefix: "pytorch-export"))
-    func agreesWithTorch(_ fixture: ExpectedFixture) throws {
-        try fixture.check()
-    }
+    func agreesWithTorch(_ fixture: ExpectedFixture) throws { try fixture.check() }
 
     @Test func fixturesArePresent() {
         #expect(!ExpectedFixture.all(formatPrefix: "pytorch-export").isEmpty)

@@ -1,6 +1,7 @@
 import Testing
 import LatteCore
 @testable import LatteReaders
+import LatteTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -5,13 +5,14 @@ import LatteFormat
 import LatteMapper
 import LatteReaders
 @testable import LatteRuntime
+import LatteTestSupport
 
 /// An embedded reference is read into memory (nothing gets a name on disk, so a crash or a
 /// kill leaves nothing), and a plain `verify` runs it only within its work budget.
 @Suite struct EmbeddedReferenceTests {
     /// Fixture `name` converted with its reference folder embedded, in a fresh folder.
     func convertWithReference(_ name: String) throws -> (path: String, dir: String) {
-        let dir = try temporaryFolder()
+        let dir = TempDir().path
         let mapped = try MappedCheckpoint(source: "\(Fixtures.models)/\(name)")
         var options = LatteWriteOptions()
         options.configPath = mapped.configPath
@@ -21,32 +22,10 @@ import LatteReaders
         return (path, dir)
     }
 
-    /// The `latte-reference-*` entries of /tmp (where earlier versions unpacked references).
-    func referenceFolders() throws -> Set<String> {
-        Set(try FileManager.default.contentsOfDirectory(atPath: "/tmp").filter { $0.hasPrefix("latte-reference-") })
-    }
-
-    /// A /proc file read to its end: `String(contentsOfFile:)` trusts the size that /proc
-    /// reports (zero or one page) and returns a prefix of a long `maps`.
-    func procText(_ path: String) -> String {
-        guard let h = FileHandle(forReadingAtPath: path) else { return "" }
-        defer { try? h.close() }
-        return String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
-    }
-
-    /// Paths the process `pid` has open or mapped, from /proc.
-    func openPaths(_ pid: Int32) -> [String] {
-        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
-        let links = fds.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)") }
-        let maps = procText("/proc/\(pid)/maps")
-        let mapped = maps.split(separator: "\n").compactMap { line in line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(5).first.map(String.init) }
-        return links + mapped
-    }
-
     @Test func embeddedReferenceIsReadIntoMemory() throws {
         let (path, dir) = try convertWithReference("k2")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let before = try referenceFolders()
+        let before = referenceFolders()
         let loaded = try ModelLoader.open(path: path)
         let set = try #require(try ReferenceSet.load(embeddedIn: loaded.latteFile!))
         #expect(set.isEmbedded)
@@ -54,7 +33,7 @@ import LatteReaders
         #expect(set.inputsOrigin == path + ":reference/inputs.safetensors")
         #expect((set.steps, set.cfgScale) == (10, 1))
         // Nothing named on disk while the set is alive: no new folder, no open or mapped file but the model's.
-        #expect(try referenceFolders() == before)
+        #expect(referenceFolders() == before)
         let ours = openPaths(getpid()).filter { $0.hasPrefix("/tmp/") || $0.hasPrefix(NSTemporaryDirectory()) }
         #expect(ours.allSatisfy { $0 == path || !$0.contains("latte-reference") }, "\(ours)")
         #expect(!ours.contains { $0.hasSuffix("inputs.safetensors") || $0.hasSuffix("expected.safetensors") }, "\(ours)")
@@ -124,44 +103,5 @@ import LatteReaders
         #expect(verify("embedded_ctx_40000.latte")
             == "\(h)/embedded_ctx_40000.latte:reference/inputs.safetensors: tensor 'context_ids': 40000 tokens, above the limit of 32768 context tokens")
         #expect(verify("embedded_xt_1025.latte").hasSuffix("tensor 'x_t': 1025 velocity evaluations, above the limit of 1024"))
-    }
-
-    /// The built `latte` beside the test bundle (the CLI tests find it the same way).
-    var latteExecutable: String {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for dir in [bundle, bundle.deletingLastPathComponent()] where FileManager.default.isExecutableFile(atPath: dir.path + "/latte") {
-            return dir.path + "/latte"
-        }
-        return Fixtures.repoRoot + "/.build/debug/latte"
-    }
-
-    @Test func aKilledVerifyLeavesNothing() throws {
-        // A reference run that takes minutes (10,000 steps at 4096 image tokens), run anyway
-        // and killed with SIGKILL in the middle of its steps.
-        let before = try referenceFolders()
-        let file = Fixtures.hostile + "/run_json_over_work_budget.latte"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: latteExecutable)
-        p.arguments = ["verify", file, "--allow-long-reference"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        // Wait until it is sampling: it has mapped the model, its RSS holds the step workspace.
-        var paths: [String] = []
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            paths = openPaths(p.processIdentifier)
-            let status = procText("/proc/\(p.processIdentifier)/status")
-            let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
-            if paths.contains(file) && rss > 100_000 { break }
-            usleep(20_000)
-        }
-        #expect(p.isRunning, "the reference run should still be running")
-        #expect(paths.contains(file))
-        #expect(!paths.contains { $0.contains("latte-reference") || $0.hasSuffix("/inputs.safetensors") }, "\(paths)")
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        #expect(p.terminationReason == .uncaughtSignal)
-        #expect(try referenceFolders().subtracting(before).isEmpty)
     }
 }

@@ -3,20 +3,15 @@ import LatteCore
 import LatteMapper
 import LatteReaders
 @testable import LatteRuntime
+import LatteTestSupport
 
 /// The fixture models of fixtures/models (a folder each: config.json, weights,
 /// inputs.safetensors, expected.safetensors, run.json), found relative to this file.
 enum Fixtures {
-    static let repoRoot: String = {
-        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)
-        return parts.joined(separator: "/")
-    }()
-
-    static let models = repoRoot + "/fixtures/models"
+    static let models = fixturePath("models")
 
     /// The runtime's hostile corpus (fixtures/hostile/runtime, written by its make.py).
-    static let hostile = repoRoot + "/fixtures/hostile/runtime"
+    static let hostile = fixturePath("hostile/runtime")
 
     /// The tolerance of issue 5: max abs error / max abs value.
     static let tolerance = 2e-4
@@ -150,39 +145,14 @@ final class AlteredSource: WeightSource {
     func prepare(group: Int) throws { try base.prepare(group: group) }
 }
 
-/// Writes a safetensors file of raw tensors (any dtype) for error tests.
-func writeRawSafetensors(_ path: String, _ tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])]) throws {
-    var header = "{"
-    var offset = 0
-    for (i, t) in tensors.enumerated() {
-        if i > 0 { header += "," }
-        header += "\"\(t.name)\":{\"dtype\":\"\(t.dtype)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}"
-        offset += t.bytes.count
-    }
-    header += "}"
-    var h = Array(header.utf8)
-    while h.count % 8 != 0 { h.append(0x20) }
-    var data: [UInt8] = []
-    withUnsafeBytes(of: UInt64(h.count).littleEndian) { data.append(contentsOf: $0) }
-    data += h
-    for t in tensors { data += t.bytes }
-    try Data(data).write(to: URL(fileURLWithPath: path))
-}
-
-func bytes<T>(_ values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }
-
-/// A fresh temporary folder.
-func temporaryFolder() throws -> String {
-    let path = NSTemporaryDirectory() + "latte-runtime-tests-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+/// Writes an inputs file of `tensors` (name, dtype, shape, bytes) in a fresh folder; returns its path.
+func writeInputs(_ tensors: [(name: String, dtype: DType, shape: [Int], bytes: [UInt8])]) -> String {
+    let path = TempDir().file("inputs.safetensors")
+    writeSafetensors(path, tensors.map { SyntheticTensor(name: $0.name, dtype: $0.dtype, shape: $0.shape, bytes: $0.bytes) })
     return path
 }
 
-/// The text of the error `body` throws ("no error" when it throws none).
-func errorText(_ body: () throws -> Void) -> String {
-    do { try body() } catch { return String(describing: error) }
-    return "no error"
-}
+func bytes<T>(_ values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }
 
 /// A weight source that has every tensor a config needs, at its shape, all zeros: for
 /// estimates of models too large to keep as fixtures (the paper's 2B shape).

@@ -4,6 +4,7 @@ import LatteCore
 import LatteMapper
 import LatteReaders
 @testable import LatteRuntime
+import LatteTestSupport
 
 /// The memory a run needs is estimated up front, in checked arithmetic, and refused past the
 /// budget before anything is allocated; every float buffer is reserved in the model's

@@ -4,10 +4,11 @@ import LatteFormat
 import LatteCore
 import LatteReaders
 @testable import LatteRuntime
+import LatteTestSupport
 
 @Suite struct OutputWriterTests {
     @Test func roundTripsThroughTheSafetensorsReader() throws {
-        let dir = try temporaryFolder()
+        let dir = TempDir().path
         let path = dir + "/out.safetensors"
         let tensors = [
             OutputTensor(name: "sample", shape: [2, 3], values: [1, -2, 3.5, 0, .greatestFiniteMagnitude, -0.25]),
@@ -29,7 +30,7 @@ import LatteReaders
     }
 
     @Test func replacesAnExistingFileAndReportsUnwritableFolders() throws {
-        let dir = try temporaryFolder()
+        let dir = TempDir().path
         let path = dir + "/out.safetensors"
         try OutputWriter.write([OutputTensor(name: "a", shape: [1], values: [1])], to: path)
         try OutputWriter.write([OutputTensor(name: "b", shape: [2], values: [2, 3])], to: path)

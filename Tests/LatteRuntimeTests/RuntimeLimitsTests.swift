@@ -4,27 +4,22 @@ import LatteCore
 import LatteMapper
 import LatteReaders
 @testable import LatteRuntime
+import LatteTestSupport
 
 /// Every size the runtime takes from a file or the command line has a limit, checked before
 /// anything is allocated for it, with an error naming the file, the tensor or option, the
 /// value and the limit.
 @Suite struct RuntimeLimitsTests {
-    func inputs(_ tensors: [(name: String, dtype: String, shape: [Int], bytes: [UInt8])]) throws -> String {
-        let path = try temporaryFolder() + "/inputs.safetensors"
-        try writeRawSafetensors(path, tensors)
-        return path
-    }
-
     @Test func contextLengthAtAndAboveTheLimit() throws {
         let config = try Fixtures.model("k2").config   // vocab 64
         let limit = RuntimeLimits.maxContextTokens
-        let atLimit = try inputs([("context_ids", "I32", [limit], bytes([Int32](repeating: 1, count: limit)))])
+        let atLimit = writeInputs([("context_ids", .i32, [limit], bytes([Int32](repeating: 1, count: limit)))])
         #expect(try RunInputs.load(path: atLimit, config: config).contextIDs.count == limit)
-        let over = try inputs([("context_ids", "I32", [limit + 1], bytes([Int32](repeating: 1, count: limit + 1)))])
+        let over = writeInputs([("context_ids", .i32, [limit + 1], bytes([Int32](repeating: 1, count: limit + 1)))])
         #expect(errorText { _ = try RunInputs.load(path: over, config: config) }
             == "\(over): tensor 'context_ids': 32769 tokens, above the limit of 32768 context tokens")
-        let uncond = try inputs([("context_ids", "I32", [1], bytes([Int32(1)])),
-                                 ("uncond_ids", "I64", [limit + 1], bytes([Int64](repeating: 1, count: limit + 1)))])
+        let uncond = writeInputs([("context_ids", .i32, [1], bytes([Int32(1)])),
+                                 ("uncond_ids", .i64, [limit + 1], bytes([Int64](repeating: 1, count: limit + 1)))])
         #expect(errorText { _ = try RunInputs.load(path: uncond, config: config) }.contains("tensor 'uncond_ids': 32769 tokens, above the limit"))
         // The prefill API checks it too, whoever calls it.
         let model = try Fixtures.model("k2")
@@ -48,9 +43,9 @@ import LatteReaders
     @Test func velocityEvaluationsAtTheLimit() throws {
         let config = try Fixtures.model("k2").config   // latent [4, 4, 6]
         let n = RuntimeLimits.maxVelocityEvaluations, per = 4 * 4 * 6
-        let path = try inputs([("context_ids", "I32", [1], bytes([Int32(1)])),
-                               ("x_t", "F32", [n, 4, 4, 6], bytes([Float](repeating: 0, count: n * per))),
-                               ("timesteps", "F32", [n], bytes([Float](repeating: 0.5, count: n)))])
+        let path = writeInputs([("context_ids", .i32, [1], bytes([Int32(1)])),
+                               ("x_t", .f32, [n, 4, 4, 6], bytes([Float](repeating: 0, count: n * per))),
+                               ("timesteps", .f32, [n], bytes([Float](repeating: 0.5, count: n)))])
         #expect(try RunInputs.load(path: path, config: config).timesteps?.count == n)
     }
 

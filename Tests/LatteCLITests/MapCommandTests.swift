@@ -1,19 +1,17 @@
 import Foundation
 import LatteCore
 import LatteMapper
+import LatteTestSupport
 import Testing
 
 /// `latte map` end to end: the executable built beside the tests, on synthetic checkpoints
 /// and (when generated) the fixture models.
 @Suite struct MapCommandTests {
-    func latte(_ arguments: [String]) throws -> ProcessResult {
-        let exe = try #require(latteExecutable(), "the latte executable was not built (swift build --build-tests builds it)")
-        return try run(exe, arguments)
-    }
+    func latte(_ arguments: [String]) throws -> ProcessResult { try CLI.run(arguments) }
 
     @Test func printsThePlanAsJSON() throws {
         let config = try makeConfig(L: 4, K: 2, boundaries: [0, 0.3, 1])
-        let dir = try writeCheckpoint(completeTensors(config), config: config.json)
+        let dir = writeCheckpoint(completeTensors(config), config: config.json)
         let r = try latte(["map", dir, "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.isEmpty)
@@ -25,7 +23,7 @@ import Testing
 
     @Test func printsATable() throws {
         let config = try makeConfig(L: 4, K: 4)
-        let dir = try writeCheckpoint(completeTensors(config, dtype: .bf16), config: config.json)
+        let dir = writeCheckpoint(completeTensors(config, dtype: .bf16), config: config.json)
         let r = try latte(["map", dir + "/model.safetensors"])
         #expect(r.status == 0, "\(r.stderr)")
         let plan = try ExpertGroupPlan(config: config, tensors: completeTensors(config, dtype: .bf16))
@@ -35,7 +33,7 @@ import Testing
 
     @Test func refusesAMissingReplicaTensorWithExit1AndItsName() throws {
         let config = try makeConfig(L: 4, K: 2)
-        let dir = try writeCheckpoint(completeTensors(config).filter { $0.name != "gen.layers.2.res_gate.weight" }, config: config.json)
+        let dir = writeCheckpoint(completeTensors(config).filter { $0.name != "gen.layers.2.res_gate.weight" }, config: config.json)
         let r = try latte(["map", dir, "--json"])
         #expect(r.status == 1)
         #expect(r.stdout.isEmpty)
@@ -47,7 +45,7 @@ import Testing
         var tensors = completeTensors(config)
         let i = tensors.firstIndex { $0.name == "gen.layers.1.modulation.weight" }!
         tensors[i].shape = [24, 8]
-        let dir = try writeCheckpoint(tensors, config: config.json)
+        let dir = writeCheckpoint(tensors, config: config.json)
         let r = try latte(["map", dir])
         #expect(r.status == 1)
         #expect(r.stderr == "error: \(dir): tensor 'gen.layers.1.modulation.weight': expected shape [32, 8] from the config, found [24, 8]\n")
@@ -55,7 +53,7 @@ import Testing
 
     @Test func unknownTensorsNeedAllowExtra() throws {
         let config = try makeConfig(L: 2, K: 2)
-        let dir = try writeCheckpoint(completeTensors(config) + [TensorDescriptor(name: "ema.decay", dtype: .f32, shape: [1])], config: config.json)
+        let dir = writeCheckpoint(completeTensors(config) + [TensorDescriptor(name: "ema.decay", dtype: .f32, shape: [1])], config: config.json)
         let refused = try latte(["map", dir, "--json"])
         #expect(refused.status == 1)
         #expect(refused.stderr.hasPrefix("error: \(dir): unexpected tensor 'ema.decay'"))
@@ -66,23 +64,23 @@ import Testing
 
     @Test func configAndMappingOptions() throws {
         let config = try makeConfig(L: 2, K: 1)
-        let dir = try writeCheckpoint(completeTensors(config), config: nil)
+        let dir = writeCheckpoint(completeTensors(config), config: nil)
         let missing = try latte(["map", dir])
         #expect(missing.status == 1)
         #expect(missing.stderr == "error: \(dir): no config.json beside the weights: pass --config FILE\n")
 
-        let cfg = try temporaryFolder() + "/c.json"
+        let cfg = TempDir().path + "/c.json"
         try config.json.serialized().write(toFile: cfg, atomically: true, encoding: .utf8)
         #expect(try latte(["map", dir, "--config", cfg]).status == 0)
 
-        let badConfig = try temporaryFolder() + "/c.json"
+        let badConfig = TempDir().path + "/c.json"
         try configJSON(["num_hidden_layers": .int(3), "num_timestep_groups": .int(2)]).serialized()
             .write(toFile: badConfig, atomically: true, encoding: .utf8)
         let refused = try latte(["map", dir, "--config", badConfig])
         #expect(refused.status == 1)
         #expect(refused.stderr == "error: \(badConfig): num_timestep_groups 2 does not divide num_hidden_layers 3\n")
 
-        let badMapping = try temporaryFolder() + "/m.json"
+        let badMapping = TempDir().path + "/m.json"
         try #"{"rename": [{"from": "x.{l}", "to": "y"}]}"#.write(toFile: badMapping, atomically: true, encoding: .utf8)
         let r = try latte(["map", dir, "--config", cfg, "--mapping", badMapping])
         #expect(r.status == 1)
