@@ -4,8 +4,9 @@ import LatteCore
 /// shapes, bytes (bit-exact, every checksum verified on the way) and `__metadata__`.
 public enum SafetensorsExport {
     /// Exports `latte` to `path` (written beside, renamed when complete). Memory: one batch
-    /// of decoded chunks, whatever the file size.
-    public static func export(_ latte: LatteFile, to path: String) throws {
+    /// of decoded chunks, whatever the file size. `progress` counts the tensor bytes
+    /// checked and written, once per chunk.
+    public static func export(_ latte: LatteFile, to path: String, progress: ProgressHandler? = nil) throws {
         let header = headerBytes(latte.manifest)
         // What the safetensors reader refuses is not written (the names and shapes were
         // already held to the same rules when the .latte file was read).
@@ -23,8 +24,12 @@ public enum SafetensorsExport {
             // from the manifest), so the copy into the page cache runs on every core; this
             // thread checks the checksums in order. A mismatch discards the whole output.
             let total = latte.manifest.tensors.reduce(0) { $0 + $1.nbytes }
+            var done = 0
             try output.fillRegion(count: total) { region in
-                try latte.stream(latte.manifest.tensors, sink: { at, bytes in try region.write(bytes, at: at) }) { _, _ in }
+                try latte.stream(latte.manifest.tensors, sink: { at, bytes in try region.write(bytes, at: at) }) { _, chunk in
+                    done += chunk.count
+                    progress?(done, total)
+                }
             }
             try output.commit(sync: false)
         } catch {
