@@ -28,10 +28,15 @@ public enum LatteVerifier {
     }
 
     /// Verifies every tensor (and embedded file) of `latte`; with `source`, compares each
-    /// tensor with the source's bytes and checks both hold the same tensors.
-    public static func verify(_ latte: LatteFile, source: Checkpoint? = nil) -> Report {
+    /// tensor with the source's bytes and checks both hold the same tensors. `progress`
+    /// counts the tensor bytes checked, once per chunk and once per tensor.
+    public static func verify(_ latte: LatteFile, source: Checkpoint? = nil, progress: ProgressHandler? = nil) -> Report {
         var report = Report()
+        let total = latte.manifest.tensors.reduce(0) { $0 + $1.nbytes }
         for t in latte.manifest.tensors {
+            let before = report.bytes
+            // A failed tensor counts as done too, so the count ends at the total whatever is found.
+            defer { progress?(before + t.nbytes, total) }
             report.tensors += 1
             report.bytes += t.nbytes
             // The source tensor, read a chunk at a time beside the stored one: a strided view
@@ -65,6 +70,7 @@ public enum LatteVerifier {
                         }
                     }
                     at += chunk.count
+                    progress?(before + at, total)
                 }
                 if let m = mismatch {
                     report.failures.append(Failure(tensor: t.name, message: "\(latte.path): tensor '\(t.name)': differs from the source at byte \(m)"))

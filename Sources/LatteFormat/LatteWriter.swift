@@ -22,7 +22,7 @@ public struct LatteWriteOptions: Sendable {
     /// guarantees no process ever sees a partial file at the output path.
     public var sync = false
     /// Called after each batch with raw bytes done and total.
-    public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+    public var progress: ProgressHandler?
 
     public init() {}
 }

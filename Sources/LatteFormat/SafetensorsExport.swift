@@ -5,8 +5,9 @@ import LatteReaders
 /// shapes, bytes (bit-exact, every checksum verified on the way) and `__metadata__`.
 public enum SafetensorsExport {
     /// Exports `latte` to `path` (written beside, renamed when complete). Memory: one batch
-    /// of decoded chunks, whatever the file size.
-    public static func export(_ latte: LatteFile, to path: String) throws {
+    /// of decoded chunks, whatever the file size. `progress` counts the tensor bytes
+    /// checked and written, once per chunk.
+    public static func export(_ latte: LatteFile, to path: String, progress: ProgressHandler? = nil) throws {
         // What the safetensors reader refuses is not written (the names and shapes were
         // already held to the same rules when the .latte file was read).
         let layout: SafetensorsWriter.Layout
@@ -20,8 +21,13 @@ public enum SafetensorsExport {
             // from the manifest, which are the layout's), so the copy into the page cache runs
             // on every core; this thread checks the checksums in order. A mismatch discards
             // the whole output.
-            try output.fillRegion(count: layout.dataSize) { region in
-                try latte.stream(latte.manifest.tensors, sink: { at, bytes in try region.write(bytes, at: at) }) { _, _ in }
+            let total = layout.dataSize
+            var done = 0
+            try output.fillRegion(count: total) { region in
+                try latte.stream(latte.manifest.tensors, sink: { at, bytes in try region.write(bytes, at: at) }) { _, chunk in
+                    done += chunk.count
+                    progress?(done, total)
+                }
             }
             try output.commit(sync: false)
         } catch {

@@ -162,9 +162,11 @@ public enum ReferenceCheck {
 
     /// Runs `model` on `reference` and compares every output the set holds. Refused before
     /// any work when the run would pass `workBudget` or the memory budget (`memoryBudget`
-    /// bytes; nil: `MemoryBudget.automatic`). Errors name the file they concern.
+    /// bytes; nil: `MemoryBudget.automatic`). Errors name the file they concern. `progress`
+    /// counts the run's sampling steps and velocity evaluations.
     public static func run(model: LoadedModel, reference: ReferenceSet, tolerance: Double = defaultTolerance,
-                           workBudget: WorkBudget = .unlimited, memoryBudget: Int? = nil) throws -> [ReferenceResult] {
+                           workBudget: WorkBudget = .unlimited, memoryBudget: Int? = nil,
+                           progress: ProgressHandler? = nil) throws -> [ReferenceResult] {
         let inputs: RunInputs
         do { inputs = try RunInputs.load(reference.inputs, config: model.config) } catch let e as RuntimeError {
             throw LocatedError(path: reference.inputsOrigin, e)
@@ -189,7 +191,8 @@ public enum ReferenceCheck {
         }
         let outputs: [OutputTensor]
         do {
-            outputs = try LatteRun.execute(model: latte, inputs: inputs, steps: reference.steps, cfgScale: reference.cfgScale).outputs
+            outputs = try LatteRun.execute(model: latte, inputs: inputs, steps: reference.steps, cfgScale: reference.cfgScale,
+                                           progress: progress).outputs
         } catch let e as RuntimeError {
             if case .usage = e { throw LocatedError(path: reference.origin, e) }
             if case .tokenOutOfRange = e { throw LocatedError(path: reference.inputsOrigin, e) }

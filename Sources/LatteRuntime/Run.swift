@@ -170,8 +170,10 @@ public enum LatteRun {
     /// Runs `inputs`: prefill, then `sample` (when `noise` is given) and `velocity` (when
     /// `x_t` is given); `context_hidden` always. Outputs in that order: sample, velocity,
     /// context_hidden. Guidance (cfgScale != 1) without `uncond_ids` is a usage error.
+    /// `progress` counts sampling steps and velocity evaluations, once each.
     public static func execute(model: LatteModel, inputs: RunInputs, steps: Int = 40, cfgScale: Float = 1,
-                               onStep: ((_ step: Int, _ t: Double, _ group: Int, _ seconds: Double, _ groupReadSeconds: Double) -> Void)? = nil) throws -> (outputs: [OutputTensor], timings: RunTimings) {
+                               onStep: ((_ step: Int, _ t: Double, _ group: Int, _ seconds: Double, _ groupReadSeconds: Double) -> Void)? = nil,
+                               progress: ProgressHandler? = nil) throws -> (outputs: [OutputTensor], timings: RunTimings) {
         let cfg = model.config
         try RuntimeLimits.checkSteps(steps, "steps")
         try RuntimeLimits.checkGuidance(cfgScale, "the guidance scale")
@@ -198,6 +200,9 @@ public enum LatteRun {
         if velocityNeeded { try model.reserve(positions: 0, stepContext: maxT) }
         var outputs: [OutputTensor] = []
         let c = cfg.latentChannels, h = cfg.latentSize[0], w = cfg.latentSize[1]
+        let evaluations = (inputs.noise != nil ? steps : 0) + (inputs.xT != nil ? inputs.timesteps?.count ?? 0 : 0)
+        var evaluated = 0
+        if evaluations > 0 { progress?(0, evaluations) }
         if let noise = inputs.noise {
             let loadBefore = model.groupLoadSeconds
             var last = monotonicSeconds(), lastLoad = loadBefore
@@ -206,6 +211,8 @@ public enum LatteRun {
                 let now = monotonicSeconds()
                 timings.stepSeconds.append(now - last)
                 onStep?(i, t, g, now - last, model.groupLoadSeconds - lastLoad)
+                evaluated += 1
+                progress?(evaluated, evaluations)
                 last = now
                 lastLoad = model.groupLoadSeconds
             }
@@ -220,6 +227,8 @@ public enum LatteRun {
             v.reserveCapacity(xT.count)
             for i in 0 ..< ts.count {
                 v += try model.velocity(latent: Array(xT[i * per ..< (i + 1) * per]), t: Double(ts[i]), context: states[0])
+                evaluated += 1
+                progress?(evaluated, evaluations)
             }
             timings.velocityEvaluations = ts.count
             timings.velocitySeconds = monotonicSeconds() - t0

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import LatteCore
 import LatteFormat
@@ -31,7 +28,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Compression threads (default: every core).")
     var threads: Int?
 
-    @Flag(help: "No progress bar on stderr.")
+    @Flag(help: "No progress bar on stderr (there is none when stderr is not a terminal).")
     var noProgress = false
 
     @Option(help: "Raw bytes per chunk, a multiple of 8 (default 1048576).")
@@ -58,13 +55,14 @@ struct ConvertCommand: ParsableCommand {
             options.configPath = plan.config
             options.sync = sync
             if let chunkSize { options.chunkSize = chunkSize }
-            let bar = !noProgress && isatty(2) == 1 ? ProgressBar() : nil
-            if let bar { options.progress = { done, total in bar.update(done, total) } }
+            let bar = ProgressBar.forCommand(.bytes, disabled: noProgress)
+            defer { bar?.erase() }
+            options.progress = bar?.handler
             let sections = try MappedCheckpoint.sectionPlanForConversion(checkpoint, source: source, configPath: plan.config,
                                                                           mappingPath: plan.mapping, allowExtra: plan.allowExtra)
             if let reference { options.embeddedFiles = try ReferenceSet.files(inFolder: reference) }
             let summary = try LatteWriter.write(checkpoint, plan: sections, to: output, options: options)
-            bar?.finish()
+            bar?.erase()
             let ratio = summary.rawBytes == 0 ? "-" : formatRatio(Double(summary.fileBytes) / Double(summary.rawBytes))
             printError("wrote \(output): \(summary.tensors) tensors, \(formatBytes(summary.rawBytes)) -> \(formatBytes(summary.fileBytes)) (ratio \(ratio))")
         }

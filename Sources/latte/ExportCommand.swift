@@ -17,6 +17,9 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Decompression threads (default: every core).")
     var threads: Int?
 
+    @Flag(help: "No progress bar on stderr (there is none when stderr is not a terminal).")
+    var noProgress = false
+
     func validate() throws {
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be between 1 and 1024") }
     }
@@ -26,7 +29,9 @@ struct ExportCommand: ParsableCommand {
             InterruptCleanup.install()
             let latte = try LatteFile(path: input)
             if let threads { latte.threads = threads }
-            try SafetensorsExport.export(latte, to: output)
+            let bar = ProgressBar.forCommand(.bytes, disabled: noProgress)
+            defer { bar?.erase() }
+            try SafetensorsExport.export(latte, to: output, progress: bar?.handler)
         }
     }
 }

@@ -40,6 +40,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print each sampling step's time and group on stderr.")
     var verbose = false
 
+    @Flag(help: "No progress bar on stderr (there is none when stderr is not a terminal).")
+    var noProgress = false
+
     func run() throws {
         let budget = try usageChecked {
             try RuntimeLimits.checkSteps(steps, "--steps")
@@ -62,10 +65,14 @@ struct RunCommand: ParsableCommand {
                 throw LocatedError(path: weightsPath, e)
             }
             let result: (outputs: [OutputTensor], timings: RunTimings)
+            let bar = ProgressBar.forCommand(.steps, disabled: noProgress)
+            defer { bar?.erase() }
             do {
-                result = try LatteRun.execute(model: latte, inputs: runInputs, steps: steps, cfgScale: cfgScale) { i, t, g, secs, read in
-                    if verbose { printError("step \(i) t=\(t) group \(g): \(secs) s (group read \(read) s)") }
-                }
+                result = try LatteRun.execute(model: latte, inputs: runInputs, steps: steps, cfgScale: cfgScale, onStep: { i, t, g, secs, read in
+                    guard verbose else { return }
+                    bar?.erase()
+                    printError("step \(i) t=\(t) group \(g): \(secs) s (group read \(read) s)")
+                }, progress: bar?.handler)
             } catch let e as RuntimeError {
                 if case .usage = e {
                     printError("error: \(e)")
@@ -74,6 +81,7 @@ struct RunCommand: ParsableCommand {
                 if case .tokenOutOfRange = e { throw LocatedError(path: inputs, e) }
                 throw LocatedError(path: weightsPath, e)
             }
+            bar?.erase()
             try OutputWriter.write(result.outputs, to: output, notOverwriting: loaded.files + [inputs])
             for line in result.timings.summary.split(separator: "\n") { printError(String(line)) }
             printError("blas: OpenBLAS \(BLASTuning.coreName) kernels, \(BLASTuning.threads) threads")

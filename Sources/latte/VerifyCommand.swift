@@ -41,6 +41,9 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print the machine-readable report.")
     var json = false
 
+    @Flag(help: "No progress bars on stderr (there are none when stderr is not a terminal).")
+    var noProgress = false
+
     func validate() throws {
         guard tolerance.isFinite, tolerance >= 0 else { throw ValidationError("--tolerance must be a non-negative number") }
         if weightsOnly && reference != nil { throw ValidationError("--weights-only and --reference exclude each other") }
@@ -51,7 +54,9 @@ struct VerifyCommand: ParsableCommand {
         try reportingErrors {
             let latte = try LatteFile(path: input)
             let checkpoint = try source.map { try CheckpointReader.open(path: $0) }
-            let report = LatteVerifier.verify(latte, source: checkpoint)
+            let checking = ProgressBar.forCommand(.bytes, disabled: noProgress)
+            let report = LatteVerifier.verify(latte, source: checkpoint, progress: checking?.handler)
+            checking?.erase()
             var results: [ReferenceResult] = []
             var origin: String?
             if report.ok && !weightsOnly {
@@ -61,8 +66,10 @@ struct VerifyCommand: ParsableCommand {
                     // An embedded reference runs within the work budget unless asked otherwise;
                     // one named on the command line was asked for.
                     let work: WorkBudget = set.isEmbedded && !allowLongReference ? .automatic : .unlimited
+                    let running = ProgressBar.forCommand(.steps, disabled: noProgress)
+                    defer { running?.erase() }
                     results = try ReferenceCheck.run(model: try ModelLoader.open(path: input), reference: set, tolerance: tolerance,
-                                                     workBudget: work, memoryBudget: budget)
+                                                     workBudget: work, memoryBudget: budget, progress: running?.handler)
                 }
             }
             let outputsOK = results.allSatisfy(\.passed)
@@ -97,15 +104,4 @@ struct VerifyCommand: ParsableCommand {
             if !report.ok || !outputsOK { throw ExitCode(1) }
         }
     }
-}
-
-/// `1.23e-05`-style numbers for error columns.
-func formatScientific(_ x: Double) -> String {
-    guard x.isFinite else { return "\(x)" }
-    if x == 0 { return "0" }
-    var e = 0
-    var m = abs(x)
-    while m >= 10 { m /= 10; e += 1 }
-    while m < 1 { m *= 10; e -= 1 }
-    return (x < 0 ? "-" : "") + formatFixed(m, digits: 2) + "e" + (e < 0 ? "-" : "+") + (abs(e) < 10 ? "0" : "") + String(abs(e))
 }

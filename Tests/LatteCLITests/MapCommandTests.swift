@@ -27,8 +27,35 @@ import Testing
         let r = try latte(["map", dir + "/model.safetensors"])
         #expect(r.status == 0, "\(r.stderr)")
         let plan = try ExpertGroupPlan(config: config, tensors: completeTensors(config, dtype: .bf16))
-        #expect(r.stdout.contains(plan.table()))
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("4 replica layers in 4 timestep-expert groups of 1; residual attention on (the first layer of each group reuses nothing)"))
+        for g in plan.groups {
+            let row = try #require(lines.first { $0.hasPrefix("\(g.index) ") })
+            #expect(row.split(separator: " ").prefix(5) == ["\(g.index)", "[\(g.timestepStart),", "\(g.timestepEnd)\(g.index == 3 ? "]" : ")")", "\(g.index)", "\(g.parameters)"])
+        }
+        #expect(lines.contains("active per step (context + shared + one group): \(plan.activeParameters) parameters"))
         #expect(r.stdout.contains("config: \(dir)/config.json"))
+    }
+
+    @Test func tableShowsEveryGroupAndTheTotals() throws {
+        let config = try makeConfig(L: 6, K: 3, boundaries: [0, 0.1, 0.6, 1])
+        let dir = try writeCheckpoint(completeTensors(config), config: config.json)
+        let r = try latte(["map", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let plan = try ExpertGroupPlan(config: config, tensors: completeTensors(config))
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let header = try #require(lines.first { $0.hasPrefix("group") })
+        #expect(header.split(separator: " ") == ["group", "timesteps", "layers", "parameters", "bytes", "size"])
+        let g1 = try #require(lines.first { $0.hasPrefix("1 ") })
+        #expect(g1.split(separator: " ").prefix(6) == ["1", "[0.1,", "0.6)", "2-3", "\(plan.groups[1].parameters)", "\(plan.groups[1].bytes)"])
+        let g2 = try #require(lines.first { $0.hasPrefix("2 ") })
+        #expect(g2.contains("[0.6, 1.0]"))
+        let shared = try #require(lines.first { $0.hasPrefix("shared") })
+        #expect(shared.split(separator: " ")[1] == "\(plan.shared.parameters)")
+        let context = try #require(lines.first { $0.hasPrefix("context") })
+        #expect(context.split(separator: " ")[1] == "\(plan.context.parameters)")
+        let total = try #require(lines.first { $0.hasPrefix("total") })
+        #expect(total.split(separator: " ")[1] == "\(plan.tensors.parameters)")
     }
 
     @Test func refusesAMissingReplicaTensorWithExit1AndItsName() throws {

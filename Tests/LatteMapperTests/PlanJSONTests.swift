@@ -52,23 +52,4 @@ import LatteTestSupport
         let reuses = json["residual_attention"]?.arrayValue?.map { $0["reuses_layer"] }
         #expect(reuses == [.null, .int(0), .int(1), .int(2)])
     }
-
-    @Test func tableShowsEveryGroupAndTheTotals() throws {
-        let config = try makeConfig(L: 6, K: 3, boundaries: [0, 0.1, 0.6, 1])
-        let plan = try ExpertGroupPlan(config: config, tensors: completeTensors(config))
-        let table = plan.table()
-        let lines = table.split(separator: "\n").map(String.init)
-        let header = try #require(lines.first { $0.hasPrefix("group") })
-        #expect(header.split(separator: " ") == ["group", "timesteps", "layers", "parameters", "bytes", "size"])
-        let g1 = try #require(lines.first { $0.hasPrefix("1 ") })
-        #expect(g1.split(separator: " ").prefix(6) == ["1", "[0.1,", "0.6)", "2-3", "\(plan.groups[1].parameters)", "\(plan.groups[1].bytes)"])
-        let g2 = try #require(lines.first { $0.hasPrefix("2 ") })
-        #expect(g2.contains("[0.6, 1.0]"))
-        let shared = try #require(lines.first { $0.hasPrefix("shared") })
-        #expect(shared.split(separator: " ")[1] == "\(plan.shared.parameters)")
-        let context = try #require(lines.first { $0.hasPrefix("context") })
-        #expect(context.split(separator: " ")[1] == "\(plan.context.parameters)")
-        let total = try #require(lines.first { $0.hasPrefix("total") })
-        #expect(total.split(separator: " ")[1] == "\(plan.tensors.parameters)")
-    }
 }
