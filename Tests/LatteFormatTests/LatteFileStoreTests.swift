@@ -2,6 +2,7 @@ import Testing
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
+import LatteTestSupport
 
 /// A `.latte` file as a tensor store hands out the bytes of the checkpoint it was made
 /// from, decompressed and checksum-verified, whole or in ranges; a raw single-chunk tensor

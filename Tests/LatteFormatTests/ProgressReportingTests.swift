@@ -1,4 +1,5 @@
 import Testing
+import LatteTestSupport
 import LatteCore
 import LatteReaders
 @testable import LatteFormat
