@@ -1,26 +1,20 @@
 import LatteCore
-import LatteReaders
 
 /// An opened checkpoint with its config, naming rules and validated plan: what
-/// `latte map` shows and `latte convert` lays out.
+/// `latte map` shows and `latte convert` lays out. The caller opens the checkpoint (any
+/// reader), so the mapper depends on the core types alone.
 public struct MappedCheckpoint: Sendable {
     public let checkpoint: Checkpoint
     /// The config file that was read.
     public let configPath: String
     public let plan: ExpertGroupPlan
 
-    /// Opens `source` (any path `CheckpointReader.open(path:)` takes), reads the config
-    /// (`configPath`, else the `config.json` beside the weights) and the mapping file if
-    /// any, and builds the plan. Nothing is written.
+    /// Plans an opened checkpoint: reads the config (`configPath`, else the `config.json`
+    /// beside the weights) and the mapping file if any, and builds the plan. Nothing is
+    /// written; `source` names the checkpoint in messages.
     ///
-    /// - Throws: `LocatedError`s naming the file: reader errors, `ModelConfigError`,
-    ///   `NameMappingError`, `MappingSourceError.noConfig`, and `PlanError` with the tensor.
-    public init(source: String, configPath: String? = nil, mappingPath: String? = nil, allowExtra: Bool = false) throws {
-        try self.init(checkpoint: try CheckpointReader.open(path: source), source: source, configPath: configPath,
-                      mappingPath: mappingPath, allowExtra: allowExtra)
-    }
-
-    /// Plans an already opened checkpoint; `source` names it in messages.
+    /// - Throws: `LocatedError`s naming the file: `ModelConfigError`, `NameMappingError`,
+    ///   `MappingSourceError.noConfig`, and `PlanError` with the tensor.
     public init(checkpoint: Checkpoint, source: String, configPath: String? = nil, mappingPath: String? = nil,
                 allowExtra: Bool = false) throws {
         guard let configPath = configPath ?? checkpoint.configPath else {

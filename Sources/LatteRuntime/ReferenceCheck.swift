@@ -3,18 +3,14 @@ import LatteFormat
 import LatteMapper
 import LatteReaders
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Reference inputs and the outputs a reference implementation produced from them
 /// (`inputs.safetensors`, `expected.safetensors`, and optionally `run.json` with
 /// `{"steps": S, "cfg_scale": g}`), from a folder or embedded in a `.latte` file.
 public struct ReferenceSet {
     /// Names under which `latte convert --reference` embeds the three files.
-    public static let inputsBlob = "reference/inputs.safetensors"
-    public static let expectedBlob = "reference/expected.safetensors"
-    public static let runBlob = "reference/run.json"
+    public static let inputsBlob = EmbeddedReference.inputsBlob
+    public static let expectedBlob = EmbeddedReference.expectedBlob
+    public static let runBlob = EmbeddedReference.runBlob
     /// Largest `run.json` read: it holds two numbers.
     public static let maxRunSettingsBytes = 1 << 16
 
@@ -30,21 +26,9 @@ public struct ReferenceSet {
     /// its work budget).
     public var isEmbedded: Bool
 
-    /// The files `convert --reference DIR` embeds: both safetensors files must be there.
-    public static func files(inFolder dir: String) throws -> [(name: String, path: String)] {
-        let folder = dir.hasSuffix("/") ? dir : dir + "/"
-        var out: [(String, String)] = []
-        for (blob, file) in [(inputsBlob, "inputs.safetensors"), (expectedBlob, "expected.safetensors")] {
-            guard access(folder + file, R_OK) == 0 else { throw LocatedError(path: folder + file, ReferenceError.missingFile) }
-            out.append((blob, folder + file))
-        }
-        if access(folder + "run.json", R_OK) == 0 { out.append((runBlob, folder + "run.json")) }
-        return out
-    }
-
     /// Reads a reference folder.
     public static func load(folder dir: String) throws -> ReferenceSet {
-        let files = try files(inFolder: dir)
+        let files = try EmbeddedReference.files(inFolder: dir)
         let inputs = try CheckpointReader.open(path: files[0].path)
         let expected = try CheckpointReader.open(path: files[1].path)
         var steps = 40, cfg: Float = 1
@@ -216,7 +200,6 @@ public enum ReferenceCheck {
 
 /// What is wrong with a reference set.
 public enum ReferenceError: Error, Equatable, CustomStringConvertible {
-    case missingFile
     case runSettingsTooLarge(Int)
     case badRunSettings(String)
     case expectedMismatch(expected: String, produced: String)
@@ -225,7 +208,6 @@ public enum ReferenceError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .missingFile: "missing: a reference folder holds inputs.safetensors and expected.safetensors"
         case let .runSettingsTooLarge(n): "run.json is \(n) bytes, above the limit of \(ReferenceSet.maxRunSettingsBytes)"
         case let .badRunSettings(why): why
         case let .expectedMismatch(e, p): "the reference holds \(e), the run produced \(p)"

@@ -6,7 +6,6 @@ import LatteCore
 import LatteFormat
 import LatteMapper
 import LatteReaders
-import LatteRuntime
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,7 +61,7 @@ struct ConvertCommand: ParsableCommand {
             if let bar { options.progress = { done, total in bar.update(done, total) } }
             let sections = try MappedCheckpoint.sectionPlanForConversion(checkpoint, source: source, configPath: plan.config,
                                                                           mappingPath: plan.mapping, allowExtra: plan.allowExtra)
-            if let reference { options.embeddedFiles = try ReferenceSet.files(inFolder: reference) }
+            if let reference { options.embeddedFiles = try EmbeddedReference.files(inFolder: reference) }
             let summary = try LatteWriter.write(checkpoint, plan: sections, to: output, options: options)
             bar?.finish()
             let ratio = summary.rawBytes == 0 ? "-" : formatRatio(Double(summary.fileBytes) / Double(summary.rawBytes))
