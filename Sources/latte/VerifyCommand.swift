@@ -61,7 +61,7 @@ struct VerifyCommand: ParsableCommand {
                     // An embedded reference runs within the work budget unless asked otherwise;
                     // one named on the command line was asked for.
                     let work: WorkBudget = set.isEmbedded && !allowLongReference ? .automatic : .unlimited
-                    results = try ReferenceCheck.run(model: try ModelLoader.open(path: input), reference: set, tolerance: tolerance,
+                    results = try ReferenceCheck.run(model: try ModelLoader.open(latte), reference: set, tolerance: tolerance,
                                                      workBudget: work, memoryBudget: budget)
                 }
             }

@@ -24,11 +24,20 @@ public enum SafetensorsReader {
 
     /// Opens a single safetensors file.
     public static func open(path: String, configPath: String? = nil) throws -> Checkpoint {
-        let file = try MappedFile(path: path)
-        let header: Header
-        do { header = try parseHeader(in: file, fileIndex: 0) } catch { throw LocatedError(path: path, error) }
+        try open(file: MappedFile(path: path), configPath: configPath)
+    }
+
+    /// Reads a mapped safetensors file (mapped once, by `CheckpointReader.detect`).
+    public static func open(file: MappedFile, configPath: String? = nil) throws -> Checkpoint {
+        let header = try header(of: file, fileIndex: 0)
         return Checkpoint(format: .safetensors, files: [file], metadata: header.metadata,
                           tensors: header.tensors, configPath: configPath)
+    }
+
+    /// The checked header of a mapped file, tensors numbered as file `fileIndex`: the
+    /// reader's entry point, whose errors are `LocatedError`s naming the file.
+    public static func header(of file: MappedFile, fileIndex: Int) throws -> Header {
+        do { return try parseHeader(in: file, fileIndex: fileIndex) } catch { throw LocatedError(path: file.path, error) }
     }
 
     /// Parses and validates the header and layout of the safetensors bytes `data` (the JSON
