@@ -269,9 +269,7 @@ private final class Job {
                 dtype = entry.dtype
                 chunk = { [c] r in
                     let tb: TensorBytes
-                    do { tb = try c.bytes(of: entry, range: r) } catch let e as LocatedError { throw e } catch {
-                        throw LocatedError(path: c.files[entry.file].path, tensor: nil, error)
-                    }
+                    do { tb = try c.bytes(of: entry, range: r) } catch { throw LocatedError(path: c.files[entry.file].path, error) }
                     // The pointer stays valid while `tb` (held by the pending chunk) is alive.
                     return (tb.withUnsafeBytes { $0 }, tb)
                 }

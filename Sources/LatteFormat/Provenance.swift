@@ -19,7 +19,7 @@ enum Provenance {
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw FileAccessError.cannotOpen(path: path, errno: errno)
+                throw FileAccessError.cannotOpen(path: path, errno: Errno(errno))
             }
             if n == 0 { break }
             buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0 ..< n])) }

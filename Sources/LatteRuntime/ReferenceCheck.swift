@@ -173,8 +173,7 @@ public enum ReferenceCheck {
             outputs = try LatteRun.execute(model: latte, inputs: inputs, steps: reference.steps, cfgScale: reference.cfgScale).outputs
         } catch let e as RuntimeError {
             if case .usage = e { throw LocatedError(path: reference.origin, e) }
-            if case .tokenOutOfRange = e { throw LocatedError(path: reference.inputsOrigin, e) }
-            throw LocatedError(path: model.path, e)
+            throw LocatedError(path: e.concernsInputs ? reference.inputsOrigin : model.path, e)
         }
         var results: [ReferenceResult] = []
         for out in outputs {

@@ -20,7 +20,7 @@ enum TorchExportFormat {
 
     static func read(_ zip: ZipArchive, file: UnsafeRawBufferPointer, path: String, fileIndex: Int) throws -> TorchContents {
         let order = try TorchZipFormat.byteOrder(zip, file: file)
-        let builder = TensorEntryBuilder(path: path, fileIndex: fileIndex, byteOrder: order)
+        let builder = TensorEntryBuilder(fileIndex: fileIndex, byteOrder: order)
         var configs: [(folder: String, record: ZipArchive.Record)] = []
         for folder in ["data/weights/", "data/constants/"] {
             let suffix = folder == "data/weights/" ? "_weights_config.json" : "_constants_config.json"
@@ -65,10 +65,8 @@ enum TorchExportFormat {
                                                              length: try zip.data(of: dataRecord, in: file).count,
                                                              key: folder + pathName)
                     tensors.append(try builder.entry(name: fqn, tensor: t, storage: storage))
-                } catch let e as LocatedError {
-                    throw e
                 } catch {
-                    throw LocatedError(path: path, tensor: fqn, error)
+                    throw TensorError(tensor: fqn, error)
                 }
             }
         }

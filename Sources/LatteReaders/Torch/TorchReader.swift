@@ -15,15 +15,10 @@ public struct TorchContents: Sendable {
 /// allowlist of names. Tensors point into the memory map; no storage is copied.
 public enum TorchReader {
     /// Reads one mapped PyTorch file; tensors point into it as file number `fileIndex`.
-    /// Errors name the file (and the tensor, when one is involved).
+    /// The reader's entry point: errors are `LocatedError`s naming the file (and the tensor,
+    /// when one is involved).
     public static func read(file: MappedFile, fileIndex: Int) throws -> TorchContents {
-        do {
-            return try read(bytes: file.bytes, path: file.path, fileIndex: fileIndex)
-        } catch let e as LocatedError {
-            throw e
-        } catch {
-            throw LocatedError(path: file.path, error)
-        }
+        do { return try read(bytes: file.bytes, path: file.path, fileIndex: fileIndex) } catch { throw LocatedError(path: file.path, error) }
     }
 
     /// Logical bytes the tensors of one file may hold in all: this many times the file's
@@ -64,7 +59,7 @@ public enum TorchReader {
             // byteCount is bounded by the view checks (storage + allowance), so this cannot overflow.
             total += t.byteCount
             guard total <= limit else {
-                throw LocatedError(path: path, tensor: t.name, TorchReaderError.logicalBytesTooLarge(
+                throw TensorError(tensor: t.name, TorchReaderError.logicalBytesTooLarge(
                     total: total, fileBytes: fileBytes, limit: limit, perByte: logicalBytesPerFileByte, allowance: logicalBytesAllowance))
             }
         }
@@ -99,7 +94,7 @@ enum TorchZipFormat {
         let result = try machine.run(pkl)
         defer { result.release() }
         let collected = try TensorCollector.collect(result.value, pickleBytes: result.length)
-        let builder = TensorEntryBuilder(path: path, fileIndex: fileIndex, byteOrder: order)
+        let builder = TensorEntryBuilder(fileIndex: fileIndex, byteOrder: order)
         var located: [String: TensorEntryBuilder.Located] = [:]
         let tensors = try builder.entries(collected.tensors) { name, s, _ in
             if let l = located[s.key] {
@@ -135,10 +130,8 @@ enum TorchZipFormat {
                 throw TorchReaderError.storageTooLarge(key: s.key, declaredBytes: needed, recordBytes: bytes.count)
             }
             return .init(offset: r.dataOffset, length: needed, key: s.key)
-        } catch let e as LocatedError {
-            throw e
         } catch {
-            throw LocatedError(path: path, tensor: name, error)
+            throw TensorError(tensor: name, error)
         }
     }
 
