@@ -56,7 +56,7 @@ public enum CheckpointReader {
         case .safetensors:
             return try SafetensorsReader.open(file: file, configPath: configPath)
         case .shardIndex:
-            let index = try ShardedIndex.parse(bytes: file.bytes, path: file.path)
+            let index = try ShardedIndex.parse(file: file)
             if index.shards.allSatisfy({ $0.hasSuffix(".safetensors") }) {
                 return try ShardedIndex.open(index, format: .safetensorsSharded, configPath: configPath) { shard, i in
                     let h = try SafetensorsReader.header(of: shard, fileIndex: i)

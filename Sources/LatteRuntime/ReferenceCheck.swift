@@ -33,9 +33,13 @@ public struct ReferenceSet {
         let expected = try CheckpointReader.open(path: files[1].path)
         var steps = 40, cfg: Float = 1
         if files.count > 2 {
-            let f = try MappedFile(path: files[2].path)
-            guard f.size <= maxRunSettingsBytes else { throw LocatedError(path: files[2].path, ReferenceError.runSettingsTooLarge(f.size)) }
-            (steps, cfg) = try runSettings(f.bytes, origin: files[2].path)
+            let path = files[2].path
+            let json: JSONValue
+            do { json = try JSON.load(path: path, maxBytes: maxRunSettingsBytes) } catch let e as JSONError {
+                if case let .tooLarge(size, _) = e { throw LocatedError(path: path, ReferenceError.runSettingsTooLarge(size)) }
+                throw LocatedError(path: path, e)
+            }
+            (steps, cfg) = try runSettings(json, origin: path)
         }
         return ReferenceSet(inputs: inputs, expected: expected, steps: steps, cfgScale: cfg, origin: dir,
                             inputsOrigin: files[0].path, isEmbedded: false)
@@ -54,7 +58,9 @@ public struct ReferenceSet {
             let origin = file.path + ":" + runBlob
             guard run.nbytes <= maxRunSettingsBytes else { throw LocatedError(path: origin, ReferenceError.runSettingsTooLarge(run.nbytes)) }
             let bytes = try file.readBlob(named: runBlob)
-            (steps, cfg) = try bytes.withUnsafeBytes { try runSettings($0, origin: origin) }
+            let json: JSONValue
+            do { json = try bytes.withUnsafeBytes { b throws(JSONError) in try JSON.parse(b) } } catch { throw LocatedError(path: origin, error) }
+            (steps, cfg) = try runSettings(json, origin: origin)
         }
         return ReferenceSet(inputs: inputs, expected: expected, steps: steps, cfgScale: cfg, origin: file.path + " (embedded)",
                             inputsOrigin: inputs.origin, isEmbedded: true)
@@ -62,9 +68,7 @@ public struct ReferenceSet {
 
     /// `steps` (an integer, default 40) and `cfg_scale` (a number, default 1), each within
     /// `RuntimeLimits`.
-    static func runSettings(_ bytes: UnsafeRawBufferPointer, origin: String) throws -> (Int, Float) {
-        let json: JSONValue
-        do { json = try JSON.parse(bytes) } catch { throw LocatedError(path: origin, error) }
+    static func runSettings(_ json: JSONValue, origin: String) throws -> (Int, Float) {
         guard json.objectValue != nil else { throw LocatedError(path: origin, ReferenceError.badRunSettings("must be a JSON object")) }
         var steps = 40, cfg: Float = 1
         do {

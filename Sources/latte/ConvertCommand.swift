@@ -51,15 +51,17 @@ struct ConvertCommand: ParsableCommand {
         try reportingErrors {
             InterruptCleanup.install()
             let checkpoint = try CheckpointReader.open(path: source)
+            // Read once: the plan is made from it and the manifest records it.
+            let config = try (plan.config ?? checkpoint.configPath).map { try ConfigFile(path: $0) }
             var options = LatteWriteOptions()
             options.codec.level = level
             if let threads { options.threads = threads }
-            options.configPath = plan.config
+            options.config = config
             options.sync = sync
             if let chunkSize { options.chunkSize = chunkSize }
             let bar = !noProgress && isatty(2) == 1 ? ProgressBar() : nil
             if let bar { options.progress = { done, total in bar.update(done, total) } }
-            let sections = try MappedCheckpoint.sectionPlanForConversion(checkpoint, source: source, configPath: plan.config,
+            let sections = try MappedCheckpoint.sectionPlanForConversion(checkpoint, source: source, config: config,
                                                                           mappingPath: plan.mapping, allowExtra: plan.allowExtra)
             if let reference { options.embeddedFiles = try EmbeddedReference.files(inFolder: reference) }
             let summary = try LatteWriter.write(checkpoint, plan: sections, to: output, options: options)

@@ -18,14 +18,27 @@ public struct ShardedIndex: Sendable {
     /// Largest index file accepted: a weight map of millions of names fits well inside.
     public static let maxIndexSize = 256 << 20
 
-    /// Parses index text (the mapped index file, or bytes in memory); `path` locates the
-    /// index in messages. Shard names must be plain file names or relative paths that stay
-    /// inside the index's folder.
+    /// Parses a mapped index file, read in place. Shard names must be plain file names or
+    /// relative paths that stay inside the index's folder.
+    public static func parse(file: MappedFile) throws -> ShardedIndex {
+        let tree: JSONTree
+        do { tree = try JSON.loadTree(file, maxBytes: maxIndexSize) } catch {
+            if case let .tooLarge(size, _) = error { throw LocatedError(path: file.path, ShardedIndexError.tooLarge(size)) }
+            throw LocatedError(path: file.path, ShardedIndexError.notJSON(error))
+        }
+        return try parse(tree, path: file.path)
+    }
+
+    /// Parses index text in memory; `path` locates the index in messages.
     public static func parse(bytes: UnsafeRawBufferPointer, path: String) throws -> ShardedIndex {
         guard bytes.count <= maxIndexSize else { throw LocatedError(path: path, ShardedIndexError.tooLarge(bytes.count)) }
         let tree: JSONTree
         do { tree = try JSON.parseTree(bytes) } catch { throw LocatedError(path: path, ShardedIndexError.notJSON(error)) }
-        return try withExtendedLifetime(tree) {
+        return try parse(tree, path: path)
+    }
+
+    private static func parse(_ tree: JSONTree, path: String) throws -> ShardedIndex {
+        try withExtendedLifetime(tree) {
             let root = tree.root
             guard root.isObject else { throw LocatedError(path: path, ShardedIndexError.notObject(found: root.typeName)) }
             var metadata: [String: String] = [:]
