@@ -13,7 +13,7 @@ enum LegacyTorchFormat {
         b.count >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5
     }
 
-    static func read(_ bytes: UnsafeRawBufferPointer, path: String, fileIndex: Int,
+    static func read(_ bytes: UnsafeRawBufferPointer, fileIndex: Int,
                      machine: PickleMachine = PickleMachine()) throws -> TorchContents {
         var pos = 0
         func next() throws -> PickleMachine.Result {
