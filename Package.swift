@@ -32,9 +32,9 @@ let package = Package(
         // Checkpoint readers: safetensors, PyTorch zip/legacy/export, sharded indexes.
         .target(name: "LatteReaders", dependencies: ["LatteCore"]),
         // The timestep-expert mapper: config, layers to groups, residual-attention gates.
-        .target(name: "LatteMapper", dependencies: ["LatteCore", "LatteReaders"]),
+        .target(name: "LatteMapper", dependencies: ["LatteCore"]),
         // The `.latte` container: writer, reader, codecs, checksums, safetensors export.
-        .target(name: "LatteFormat", dependencies: ["LatteCore", "LatteReaders", "CZstd", "CLatteRANS"]),
+        .target(name: "LatteFormat", dependencies: ["LatteCore", "CZstd", "CLatteRANS"]),
         // The rANS plane codec's hot loops in C: AVX2 decoding, 8 lanes per instruction.
         .target(name: "CLatteRANS"),
         // Elementwise float kernels (exp-based activations, softmax) in C, vectorized by clang.

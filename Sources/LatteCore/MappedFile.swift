@@ -28,7 +28,7 @@ public final class MappedFile: ByteRegion, @unchecked Sendable { // immutable af
             return
         }
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let p, p != MAP_FAILED else { throw FileAccessError.cannotMap(path: path, errno: errno) }
+        guard let p, p != MAP_FAILED else { throw FileAccessError.cannotMap(path: path, errno: Errno(errno)) }
         base = UnsafeRawPointer(p)
     }
 
@@ -46,7 +46,7 @@ public final class MappedFile: ByteRegion, @unchecked Sendable { // immutable af
     /// underneath us would otherwise raise SIGBUS on the next page touched.
     public func checkUnchanged() throws {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw FileAccessError.cannotOpen(path: path, errno: errno) }
+        guard stat(path, &st) == 0 else { throw FileAccessError.cannotOpen(path: path, errno: Errno(errno)) }
         if Int(st.st_size) != size { throw FileAccessError.changedWhileReading(path: path, was: size, now: Int(st.st_size)) }
     }
 }
@@ -69,13 +69,13 @@ public enum InputFile {
             if e == ENXIO, stat(path, &st) == 0, FileKind(mode: st.st_mode) != .regular {
                 throw .notARegularFile(path: path, kind: FileKind(mode: st.st_mode))
             }
-            throw .cannotOpen(path: path, errno: e)
+            throw .cannotOpen(path: path, errno: Errno(e))
         }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             let e = errno
             close(fd)
-            throw .cannotOpen(path: path, errno: e)
+            throw .cannotOpen(path: path, errno: Errno(e))
         }
         let kind = FileKind(mode: st.st_mode)
         guard kind == .regular else {
@@ -123,16 +123,16 @@ public enum FileKind: Sendable, Equatable, CustomStringConvertible {
 
 /// Errors from opening and mapping files.
 public enum FileAccessError: Error, Equatable, CustomStringConvertible {
-    case cannotOpen(path: String, errno: Int32)
+    case cannotOpen(path: String, errno: Errno)
     case notARegularFile(path: String, kind: FileKind)
-    case cannotMap(path: String, errno: Int32)
+    case cannotMap(path: String, errno: Errno)
     case changedWhileReading(path: String, was: Int, now: Int)
 
     public var description: String {
         switch self {
-        case let .cannotOpen(path, e): "\(path): cannot open: \(String(cString: strerror(e)))"
+        case let .cannotOpen(path, e): "\(path): cannot open: \(e)"
         case let .notARegularFile(path, kind): "\(path): is \(kind), not a regular file"
-        case let .cannotMap(path, e): "\(path): cannot map: \(String(cString: strerror(e)))"
+        case let .cannotMap(path, e): "\(path): cannot map: \(e)"
         case let .changedWhileReading(path, was, now):
             "\(path): the file changed while being read (was \(was) bytes, now \(now))"
         }

@@ -63,7 +63,7 @@ public final class AtomicOutput {
         let f = open(folder, oTmpFile | O_WRONLY | O_CLOEXEC, 0o644)
         if f < 0 {
             if [EOPNOTSUPP, EISDIR, EINVAL].contains(errno) { return nil }
-            throw OutputError.cannotCreate(path: path, errno: errno)
+            throw OutputError.cannotCreate(path: path, errno: Errno(errno))
         }
         guard access(procPath(f), F_OK) == 0 else {
             close(f)
@@ -80,7 +80,7 @@ public final class AtomicOutput {
             let f = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             if f >= 0 { return (f, candidate) }
             attempt += 1
-            if errno != EEXIST || attempt > 16 { throw OutputError.cannotCreate(path: candidate, errno: errno) }
+            if errno != EEXIST || attempt > 16 { throw OutputError.cannotCreate(path: candidate, errno: Errno(errno)) }
         }
     }
 
@@ -119,7 +119,7 @@ public final class AtomicOutput {
         try flush()
         let start = offset
         try fill(PositionalWriter(fd: fd, path: finalPath, base: start, count: count))
-        guard lseek(fd, off_t(start + count), SEEK_SET) >= 0 else { throw OutputError.writeFailed(path: finalPath, errno: errno) }
+        guard lseek(fd, off_t(start + count), SEEK_SET) >= 0 else { throw OutputError.writeFailed(path: finalPath, errno: Errno(errno)) }
         offset = start + count
     }
 
@@ -135,7 +135,7 @@ public final class AtomicOutput {
             let n = sysWrite(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw OutputError.writeFailed(path: finalPath, errno: errno)
+                throw OutputError.writeFailed(path: finalPath, errno: Errno(errno))
             }
             done += n
         }
@@ -144,15 +144,15 @@ public final class AtomicOutput {
     /// Flushes, optionally syncs to disk, and publishes the file at the final path.
     public func commit(sync: Bool = true) throws {
         try flush()
-        if sync && fsync(fd) != 0 { throw OutputError.writeFailed(path: finalPath, errno: errno) }
+        if sync && fsync(fd) != 0 { throw OutputError.writeFailed(path: finalPath, errno: Errno(errno)) }
         // Refused at the start already; checked again so that a device node or FIFO put
         // there meanwhile is not replaced either.
         try OutputTarget.checkReplaceable(finalPath)
         if let temporaryPath {
-            if close(fd) != 0 { fd = -1; throw OutputError.writeFailed(path: finalPath, errno: errno) }
+            if close(fd) != 0 { fd = -1; throw OutputError.writeFailed(path: finalPath, errno: Errno(errno)) }
             fd = -1
             guard rename(temporaryPath, finalPath) == 0 else {
-                throw OutputError.cannotRename(from: temporaryPath, to: finalPath, errno: errno)
+                throw OutputError.cannotRename(from: temporaryPath, to: finalPath, errno: Errno(errno))
             }
         } else {
             try publishAnonymous()
@@ -161,7 +161,7 @@ public final class AtomicOutput {
             if closed != 0 {
                 let e = errno
                 unlink(finalPath)
-                throw OutputError.writeFailed(path: finalPath, errno: e)
+                throw OutputError.writeFailed(path: finalPath, errno: Errno(e))
             }
         }
         committed = true
@@ -174,7 +174,7 @@ public final class AtomicOutput {
     private func publishAnonymous() throws {
         let source = AtomicOutput.procPath(fd)
         if linkat(AT_FDCWD, source, AT_FDCWD, finalPath, AT_SYMLINK_FOLLOW) == 0 { return }
-        guard errno == EEXIST else { throw OutputError.cannotCreate(path: finalPath, errno: errno) }
+        guard errno == EEXIST else { throw OutputError.cannotCreate(path: finalPath, errno: Errno(errno)) }
         var attempt = 0
         while true {
             let candidate = AtomicOutput.uniqueName(besides: finalPath)
@@ -185,14 +185,14 @@ public final class AtomicOutput {
                 guard rename(candidate, finalPath) == 0 else {
                     let e = errno
                     unlink(candidate)
-                    throw OutputError.cannotRename(from: candidate, to: finalPath, errno: e)
+                    throw OutputError.cannotRename(from: candidate, to: finalPath, errno: Errno(e))
                 }
                 return
             }
             let e = errno
             InterruptCleanup.unregister(s)
             attempt += 1
-            if e != EEXIST || attempt > 16 { throw OutputError.cannotCreate(path: candidate, errno: e) }
+            if e != EEXIST || attempt > 16 { throw OutputError.cannotCreate(path: candidate, errno: Errno(e)) }
         }
     }
 
@@ -225,9 +225,9 @@ public enum OutputTarget {
         var st = stat()
         if stat(folder, &st) != 0 {
             if errno == ENOENT { throw OutputError.folderMissing(path: path, folder: folder) }
-            throw OutputError.folderUnusable(path: path, folder: folder, errno: errno)
+            throw OutputError.folderUnusable(path: path, folder: folder, errno: Errno(errno))
         }
-        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw OutputError.folderUnusable(path: path, folder: folder, errno: ENOTDIR) }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw OutputError.folderUnusable(path: path, folder: folder, errno: Errno(ENOTDIR)) }
         guard access(folder, W_OK) == 0 else { throw OutputError.folderNotWritable(path: path, folder: folder) }
         guard let target = try existing(path) else { return }
         for input in inputs {
@@ -247,7 +247,7 @@ public enum OutputTarget {
         var st = stat()
         if stat(path, &st) != 0 {
             if errno == ENOENT { return nil }
-            throw OutputError.cannotUse(path: path, errno: errno)
+            throw OutputError.cannotUse(path: path, errno: Errno(errno))
         }
         let kind = FileKind(mode: st.st_mode)
         if kind == .directory { throw OutputError.isAFolder(path: path) }
@@ -264,28 +264,28 @@ public enum OutputTarget {
 /// Errors creating, writing and renaming an output file.
 public enum OutputError: Error, Equatable, CustomStringConvertible {
     case folderMissing(path: String, folder: String)
-    case folderUnusable(path: String, folder: String, errno: Int32)
+    case folderUnusable(path: String, folder: String, errno: Errno)
     case folderNotWritable(path: String, folder: String)
     case isAFolder(path: String)
     case notARegularFile(path: String, kind: FileKind)
-    case cannotUse(path: String, errno: Int32)
+    case cannotUse(path: String, errno: Errno)
     case wouldOverwriteInput(path: String, input: String)
-    case cannotCreate(path: String, errno: Int32)
-    case writeFailed(path: String, errno: Int32)
-    case cannotRename(from: String, to: String, errno: Int32)
+    case cannotCreate(path: String, errno: Errno)
+    case writeFailed(path: String, errno: Errno)
+    case cannotRename(from: String, to: String, errno: Errno)
 
     public var description: String {
         switch self {
         case let .folderMissing(p, f): "\(p): the output folder \(f) does not exist"
-        case let .folderUnusable(p, f, e): "\(p): the output folder \(f) cannot be used: \(String(cString: strerror(e)))"
+        case let .folderUnusable(p, f, e): "\(p): the output folder \(f) cannot be used: \(e)"
         case let .folderNotWritable(p, f): "\(p): the output folder \(f) is not writable"
         case let .isAFolder(p): "\(p): the output path is a folder"
         case let .notARegularFile(p, k): "\(p): the output path is \(k), not a regular file: refusing to replace it"
-        case let .cannotUse(p, e): "\(p): cannot use the output path: \(String(cString: strerror(e)))"
+        case let .cannotUse(p, e): "\(p): cannot use the output path: \(e)"
         case let .wouldOverwriteInput(p, i): "\(p): the output is the input \(i): refusing to overwrite it"
-        case let .cannotCreate(p, e): "\(p): cannot create: \(String(cString: strerror(e)))"
-        case let .writeFailed(p, e): "\(p): write failed: \(String(cString: strerror(e)))"
-        case let .cannotRename(f, t, e): "cannot rename \(f) to \(t): \(String(cString: strerror(e)))"
+        case let .cannotCreate(p, e): "\(p): cannot create: \(e)"
+        case let .writeFailed(p, e): "\(p): write failed: \(e)"
+        case let .cannotRename(f, t, e): "cannot rename \(f) to \(t): \(e)"
         }
     }
 }
@@ -307,7 +307,7 @@ public struct PositionalWriter: Sendable {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(base + offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw OutputError.writeFailed(path: path, errno: errno)
+                throw OutputError.writeFailed(path: path, errno: Errno(errno))
             }
             done += n
         }

@@ -1,8 +1,10 @@
+import LatteCore
+
 /// The fixed parts of a `.latte` file (docs/FORMAT.md, "File layout").
 public enum LatteLayout {
     /// The first eight bytes: a non-ASCII byte (catches 7-bit transfers), the name, CR LF
     /// (catches newline translation), as PNG does.
-    public static let magic: [UInt8] = [0x89, 0x4C, 0x41, 0x54, 0x54, 0x45, 0x0D, 0x0A]
+    public static let magic = FileSignature.latte
     /// The last eight bytes.
     public static let endMagic: [UInt8] = Array("LATTEEND".utf8)
     public static let majorVersion: UInt16 = 1

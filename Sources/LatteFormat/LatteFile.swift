@@ -25,22 +25,19 @@ public final class LatteFile: @unchecked Sendable {
     public var threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     /// Opens and validates `path`. Errors are `LocatedError`s naming the file.
-    public init(path: String) throws {
-        self.path = path
-        file = try MappedFile(path: path)
+    public convenience init(path: String) throws {
+        try self.init(file: MappedFile(path: path))
+    }
+
+    /// Validates a mapped file (mapped once, by format detection). Errors are
+    /// `LocatedError`s naming the file.
+    public init(file: MappedFile) throws {
+        path = file.path
+        self.file = file
         do { manifest = try LatteFile.readManifest(file.bytes) } catch { throw LocatedError(path: path, error) }
         var index = [String: Int](minimumCapacity: manifest.tensors.count)
         for (i, t) in manifest.tensors.enumerated() { index[t.name] = i }
         self.index = index
-    }
-
-    /// True when the file at `path` starts with the `.latte` magic number.
-    public static func isLatte(path: String) -> Bool {
-        guard let (fd, _) = try? InputFile.open(path) else { return false }
-        defer { close(fd) }
-        var head = [UInt8](repeating: 0, count: LatteLayout.magic.count)
-        let n = head.withUnsafeMutableBytes { sysRead(fd, $0.baseAddress, $0.count) }
-        return n == head.count && head == LatteLayout.magic
     }
 
     /// Header, trailer and manifest checks (FORMAT.md, "Reading a file").
@@ -205,6 +202,3 @@ public final class LatteFile: @unchecked Sendable {
         }
     }
 }
-
-/// `read(2)`; named apart so `LatteFile.read` does not shadow it.
-private func sysRead(_ fd: Int32, _ p: UnsafeMutableRawPointer?, _ n: Int) -> Int { read(fd, p, n) }

@@ -15,6 +15,9 @@ public struct LatteWriteOptions: Sendable {
     public var chunkSize = LatteLayout.defaultChunkSize
     /// A config file to record instead of the checkpoint's own `config.json`.
     public var configPath: String?
+    /// A config already read, recorded as it is (`convert` reads the file once, for its plan
+    /// and its record); when nil, `configPath` or else the checkpoint's `config.json` is read.
+    public var config: ConfigFile?
     /// Files embedded verbatim under a name (e.g. `inputs.safetensors`), one section each.
     public var embeddedFiles: [(name: String, path: String)] = []
     /// `fsync` before the rename, so a power loss right after cannot leave an empty file
@@ -25,6 +28,9 @@ public struct LatteWriteOptions: Sendable {
     public var progress: ProgressHandler?
 
     public init() {}
+
+    /// The config file recorded for `checkpoint`, if any.
+    func configPath(for checkpoint: Checkpoint) -> String? { config?.path ?? configPath ?? checkpoint.configPath }
 }
 
 /// What a conversion wrote.
@@ -67,7 +73,7 @@ public enum LatteWriter {
         let layout = try Layout(checkpoint: checkpoint, plan: plan, embedded: options.embeddedFiles)
         try ReadBackRules.check(checkpoint, layout: layout, chunkSize: options.chunkSize)
         try OutputTarget.check(path, notOverwriting: checkpoint.files.map(\.path) + options.embeddedFiles.map(\.path)
-                               + [options.configPath ?? checkpoint.configPath].compactMap { $0 })
+                               + [options.configPath(for: checkpoint)].compactMap { $0 })
         let output = try AtomicOutput(path: path)
         do {
             let summary = try Job(checkpoint: checkpoint, plan: plan, layout: layout, options: options, output: output).run()
@@ -228,10 +234,10 @@ private final class Job {
         defer { hashing.wait() }
         // On any error, the batch still encoding must finish before its source bytes go.
         defer { inflight?.group.wait() }
-        let config = try (options.configPath ?? c.configPath).map { try Provenance.config(path: $0) }
+        let config = try (options.config ?? options.configPath(for: c).map { try ConfigFile(path: $0) }).map(Provenance.config)
         let blobFiles = try options.embeddedFiles.map { try MappedFile(path: $0.path) }
         for f in blobFiles { try ReadBackRules.checkEmbedded(f, chunkSize: options.chunkSize) }
-        if let config { try ReadBackRules.checkDepth(.object([("config", config)]), configPath: options.configPath ?? c.configPath) }
+        if let config { try ReadBackRules.checkDepth(.object([("config", config)]), configPath: options.configPath(for: c)) }
 
         total = c.tensors.reduce(0) { $0 + $1.byteCount } + blobFiles.reduce(0) { $0 + $1.size }
         var header = LatteLayout.magic
@@ -269,9 +275,7 @@ private final class Job {
                 dtype = entry.dtype
                 chunk = { [c] r in
                     let tb: TensorBytes
-                    do { tb = try c.bytes(of: entry, range: r) } catch let e as LocatedError { throw e } catch {
-                        throw LocatedError(path: c.files[entry.file].path, tensor: nil, error)
-                    }
+                    do { tb = try c.bytes(of: entry, range: r) } catch { throw LocatedError(path: c.files[entry.file].path, error) }
                     // The pointer stays valid while `tb` (held by the pending chunk) is alive.
                     return (tb.withUnsafeBytes { $0 }, tb)
                 }
@@ -337,7 +341,7 @@ private final class Job {
             metadata: c.metadata.keys.sorted().map { ($0, c.metadata[$0]!) },
             provenance: .object(provenance), sections: sectionEntries,
             tensors: tensors.map { $0! }, blobs: blobs.map { $0! })
-        try ReadBackRules.checkDepth(.object(provenance), configPath: options.configPath ?? c.configPath)
+        try ReadBackRules.checkDepth(.object(provenance), configPath: options.configPath(for: c))
         let text = manifest.serializedText()
         try ReadBackRules.checkManifest(size: text.count, path: out.finalPath)
         let manifestOffset = out.offset

@@ -19,7 +19,7 @@ enum Provenance {
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw FileAccessError.cannotOpen(path: path, errno: errno)
+                throw FileAccessError.cannotOpen(path: path, errno: Errno(errno))
             }
             if n == 0 { break }
             buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0 ..< n])) }
@@ -28,24 +28,19 @@ enum Provenance {
         return (size, h.hexDigest())
     }
 
-    /// The config file as a JSON object.
-    static func config(path: String) throws -> JSONValue {
-        let file = try MappedFile(path: path)
-        let value: JSONValue
-        do { value = try JSON.parse(file.bytes) } catch { throw LocatedError(path: path, ConfigError.notJSON(error)) }
-        guard case .object = value else { throw LocatedError(path: path, ConfigError.notObject(found: value.typeName)) }
-        return value
+    /// The config as the manifest records it: a JSON object.
+    static func config(_ file: ConfigFile) throws -> JSONValue {
+        guard case .object = file.json else { throw LocatedError(path: file.path, ConfigError.notObject(found: file.json.typeName)) }
+        return file.json
     }
 }
 
 /// Why a config file could not be recorded.
 public enum ConfigError: Error, Equatable, CustomStringConvertible {
-    case notJSON(JSONError)
     case notObject(found: String)
 
     public var description: String {
         switch self {
-        case let .notJSON(e): "config is not valid JSON: \(e)"
         case let .notObject(f): "config must be a JSON object, found \(f)"
         }
     }

@@ -38,23 +38,26 @@ public struct ModelConfig: Sendable, Equatable {
 
     /// Reads and checks `path`.
     public static func load(path: String) throws -> ModelConfig {
-        let file = try MappedFile(path: path)
-        guard file.size <= 1 << 20 else { throw LocatedError(path: path, ModelConfigError.tooLarge(file.size)) }
-        do {
-            let json = try JSON.parse(file.bytes)
-            return try ModelConfig(json: json)
-        } catch let e as JSONError {
-            throw LocatedError(path: path, ModelConfigError.notJSON(e))
-        } catch {
-            throw LocatedError(path: path, error)
-        }
+        try ModelConfig(file: ConfigFile(path: path))
+    }
+
+    /// Checks a config file already read; errors name the file.
+    public init(file: ConfigFile) throws {
+        do { try self.init(json: file.json) } catch { throw LocatedError(path: file.path, error) }
+    }
+
+    /// True when `json` says it is a LaTtE-Flow config (`model_type` "latte_flow"). Any other
+    /// config, with another `model_type` or none, belongs to another model.
+    public static func isLatteFlow(_ json: JSONValue) -> Bool {
+        json["model_type"]?.stringValue == "latte_flow"
     }
 
     /// Builds a config from its JSON object, checking every field and every relation.
     public init(json: JSONValue) throws(ModelConfigError) {
         guard json.objectValue != nil else { throw .notObject }
-        guard let mt = json["model_type"] else { throw .missing("model_type") }
-        guard mt.stringValue == "latte_flow" else { throw .unknownModelType(mt.stringValue ?? mt.serialized()) }
+        guard ModelConfig.isLatteFlow(json) else {
+            throw .notLatteFlow(modelType: json["model_type"].map { $0.stringValue ?? $0.serialized() })
+        }
         func int(_ k: String) throws(ModelConfigError) -> Int {
             guard let v = json[k] else { throw .missing(k) }
             guard let i = v.intValue, i > 0 else { throw .badValue(k, "must be a positive integer, found \(v.serialized())") }
@@ -162,12 +165,11 @@ public struct ModelConfig: Sendable, Equatable {
 
 /// What is wrong with a model config.
 public enum ModelConfigError: Error, Equatable, CustomStringConvertible {
-    case tooLarge(Int)
-    case notJSON(JSONError)
     case notObject
     case missing(String)
     case badValue(String, String)
-    case unknownModelType(String)
+    /// Another model's config: its `model_type`, nil when it has none.
+    case notLatteFlow(modelType: String?)
     case groupsDoNotDivideLayers(layers: Int, groups: Int)
     case headsDoNotDivideHidden(hidden: Int, heads: Int)
     case kvHeadsDoNotDivideHeads(heads: Int, kvHeads: Int)
@@ -177,12 +179,11 @@ public enum ModelConfigError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .tooLarge(n): "config is \(n) bytes, larger than the 1 MiB limit"
-        case let .notJSON(e): "config is not valid JSON: \(e)"
         case .notObject: "config must be a JSON object"
         case let .missing(k): "config has no '\(k)'"
         case let .badValue(k, why): "config '\(k)' \(why)"
-        case let .unknownModelType(t): "unknown model_type '\(t)': expected 'latte_flow'"
+        case .notLatteFlow(nil): "not a LaTtE-Flow config: it has no 'model_type' (expected 'latte_flow')"
+        case let .notLatteFlow(t?): "not a LaTtE-Flow config: model_type is '\(t)' (expected 'latte_flow')"
         case let .groupsDoNotDivideLayers(l, k): "num_timestep_groups \(k) does not divide num_hidden_layers \(l)"
         case let .headsDoNotDivideHidden(d, h): "num_attention_heads \(h) does not divide hidden_size \(d)"
         case let .kvHeadsDoNotDivideHeads(h, kv): "num_key_value_heads \(kv) does not divide num_attention_heads \(h)"

@@ -62,15 +62,12 @@ public struct NameMapping: Sendable, Equatable {
 
     /// Reads a mapping file; errors name the file.
     public static func load(path: String) throws -> NameMapping {
-        let file = try MappedFile(path: path)
-        guard file.size <= maxFileSize else { throw LocatedError(path: path, NameMappingError.tooLarge(file.size)) }
-        do {
-            return try NameMapping(json: try JSON.parse(file.bytes))
-        } catch let e as JSONError {
+        let json: JSONValue
+        do { json = try JSON.load(path: path, maxBytes: maxFileSize) } catch let e as JSONError {
+            if case let .tooLarge(size, _) = e { throw LocatedError(path: path, NameMappingError.tooLarge(size)) }
             throw LocatedError(path: path, NameMappingError.notJSON(e))
-        } catch {
-            throw LocatedError(path: path, error)
         }
+        do { return try NameMapping(json: json) } catch { throw LocatedError(path: path, error) }
     }
 
     /// Builds the rules from a mapping document, checking every member.

@@ -20,16 +20,25 @@ public struct LoadedModel {
 /// otherwise), or any checkpoint `CheckpointReader` reads, with its `config.json`.
 public enum ModelLoader {
     public static func open(path: String) throws -> LoadedModel {
-        if LatteFile.isLatte(path: path) {
-            let file = try LatteFile(path: path)
-            guard let json = file.manifest.provenance["config"], json != .null else {
-                throw LocatedError(path: path, ModelLoaderError.noConfigInFile)
-            }
-            let config: ModelConfig
-            do { config = try ModelConfig(json: json) } catch { throw LocatedError(path: path, error) }
-            return LoadedModel(path: path, config: config, weights: DecodingWeightSource(file), latteFile: file, files: [path])
+        switch try ModelFile.open(path: path) {
+        case let .latte(file): try open(file)
+        case let .checkpoint(checkpoint): try open(checkpoint, path: path)
         }
-        let checkpoint = try CheckpointReader.open(path: path)
+    }
+
+    /// A `.latte` file's model, its config from the manifest.
+    public static func open(_ file: LatteFile) throws -> LoadedModel {
+        let path = file.path
+        guard let json = file.manifest.provenance["config"], json != .null else {
+            throw LocatedError(path: path, ModelLoaderError.noConfigInFile)
+        }
+        let config: ModelConfig
+        do { config = try ModelConfig(json: json) } catch { throw LocatedError(path: path, error) }
+        return LoadedModel(path: path, config: config, weights: DecodingWeightSource(file), latteFile: file, files: [path])
+    }
+
+    /// An opened checkpoint's model, with the `config.json` beside it; `path` names it in messages.
+    static func open(_ checkpoint: Checkpoint, path: String) throws -> LoadedModel {
         guard let configPath = checkpoint.configPath else { throw LocatedError(path: path, ModelLoaderError.noConfigBeside) }
         let config = try ModelConfig.load(path: configPath)
         return LoadedModel(path: checkpoint.files.first?.path ?? path, config: config,

@@ -3,18 +3,14 @@ import LatteFormat
 import LatteMapper
 import LatteReaders
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Reference inputs and the outputs a reference implementation produced from them
 /// (`inputs.safetensors`, `expected.safetensors`, and optionally `run.json` with
 /// `{"steps": S, "cfg_scale": g}`), from a folder or embedded in a `.latte` file.
 public struct ReferenceSet {
     /// Names under which `latte convert --reference` embeds the three files.
-    public static let inputsBlob = "reference/inputs.safetensors"
-    public static let expectedBlob = "reference/expected.safetensors"
-    public static let runBlob = "reference/run.json"
+    public static let inputsBlob = EmbeddedReference.inputsBlob
+    public static let expectedBlob = EmbeddedReference.expectedBlob
+    public static let runBlob = EmbeddedReference.runBlob
     /// Largest `run.json` read: it holds two numbers.
     public static let maxRunSettingsBytes = 1 << 16
 
@@ -30,28 +26,20 @@ public struct ReferenceSet {
     /// its work budget).
     public var isEmbedded: Bool
 
-    /// The files `convert --reference DIR` embeds: both safetensors files must be there.
-    public static func files(inFolder dir: String) throws -> [(name: String, path: String)] {
-        let folder = dir.hasSuffix("/") ? dir : dir + "/"
-        var out: [(String, String)] = []
-        for (blob, file) in [(inputsBlob, "inputs.safetensors"), (expectedBlob, "expected.safetensors")] {
-            guard access(folder + file, R_OK) == 0 else { throw LocatedError(path: folder + file, ReferenceError.missingFile) }
-            out.append((blob, folder + file))
-        }
-        if access(folder + "run.json", R_OK) == 0 { out.append((runBlob, folder + "run.json")) }
-        return out
-    }
-
     /// Reads a reference folder.
     public static func load(folder dir: String) throws -> ReferenceSet {
-        let files = try files(inFolder: dir)
+        let files = try EmbeddedReference.files(inFolder: dir)
         let inputs = try CheckpointReader.open(path: files[0].path)
         let expected = try CheckpointReader.open(path: files[1].path)
         var steps = 40, cfg: Float = 1
         if files.count > 2 {
-            let f = try MappedFile(path: files[2].path)
-            guard f.size <= maxRunSettingsBytes else { throw LocatedError(path: files[2].path, ReferenceError.runSettingsTooLarge(f.size)) }
-            (steps, cfg) = try runSettings(f.bytes, origin: files[2].path)
+            let path = files[2].path
+            let json: JSONValue
+            do { json = try JSON.load(path: path, maxBytes: maxRunSettingsBytes) } catch let e as JSONError {
+                if case let .tooLarge(size, _) = e { throw LocatedError(path: path, ReferenceError.runSettingsTooLarge(size)) }
+                throw LocatedError(path: path, e)
+            }
+            (steps, cfg) = try runSettings(json, origin: path)
         }
         return ReferenceSet(inputs: inputs, expected: expected, steps: steps, cfgScale: cfg, origin: dir,
                             inputsOrigin: files[0].path, isEmbedded: false)
@@ -73,7 +61,9 @@ public struct ReferenceSet {
             let origin = file.path + ":" + runBlob
             guard run.nbytes <= maxRunSettingsBytes else { throw LocatedError(path: origin, ReferenceError.runSettingsTooLarge(run.nbytes)) }
             let bytes = try file.readBlob(named: runBlob)
-            (steps, cfg) = try bytes.withUnsafeBytes { try runSettings($0, origin: origin) }
+            let json: JSONValue
+            do { json = try bytes.withUnsafeBytes { b throws(JSONError) in try JSON.parse(b) } } catch { throw LocatedError(path: origin, error) }
+            (steps, cfg) = try runSettings(json, origin: origin)
         }
         return ReferenceSet(inputs: inputs, expected: expected, steps: steps, cfgScale: cfg, origin: file.path + " (embedded)",
                             inputsOrigin: file.path + ":" + inputsBlob, isEmbedded: true)
@@ -81,9 +71,7 @@ public struct ReferenceSet {
 
     /// `steps` (an integer, default 40) and `cfg_scale` (a number, default 1), each within
     /// `RuntimeLimits`.
-    static func runSettings(_ bytes: UnsafeRawBufferPointer, origin: String) throws -> (Int, Float) {
-        let json: JSONValue
-        do { json = try JSON.parse(bytes) } catch { throw LocatedError(path: origin, error) }
+    static func runSettings(_ json: JSONValue, origin: String) throws -> (Int, Float) {
         guard json.objectValue != nil else { throw LocatedError(path: origin, ReferenceError.badRunSettings("must be a JSON object")) }
         var steps = 40, cfg: Float = 1
         do {
@@ -195,8 +183,7 @@ public enum ReferenceCheck {
                                            progress: progress).outputs
         } catch let e as RuntimeError {
             if case .usage = e { throw LocatedError(path: reference.origin, e) }
-            if case .tokenOutOfRange = e { throw LocatedError(path: reference.inputsOrigin, e) }
-            throw LocatedError(path: model.path, e)
+            throw LocatedError(path: e.concernsInputs ? reference.inputsOrigin : model.path, e)
         }
         var results: [ReferenceResult] = []
         for out in outputs {
@@ -222,7 +209,6 @@ public enum ReferenceCheck {
 
 /// What is wrong with a reference set.
 public enum ReferenceError: Error, Equatable, CustomStringConvertible {
-    case missingFile
     case runSettingsTooLarge(Int)
     case badRunSettings(String)
     case expectedMismatch(expected: String, produced: String)
@@ -231,7 +217,6 @@ public enum ReferenceError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .missingFile: "missing: a reference folder holds inputs.safetensors and expected.safetensors"
         case let .runSettingsTooLarge(n): "run.json is \(n) bytes, above the limit of \(ReferenceSet.maxRunSettingsBytes)"
         case let .badRunSettings(why): why
         case let .expectedMismatch(e, p): "the reference holds \(e), the run produced \(p)"

@@ -25,15 +25,8 @@ public struct RunInputs: Sendable {
 
     /// Reads and checks the inputs file. Errors name the file and the tensor.
     public static func load(path: String, config: ModelConfig) throws -> RunInputs {
-        do {
-            return try load(SafetensorsReader.open(path: path), config: config)
-        } catch let e as LocatedError {
-            throw e
-        } catch let e as FileAccessError {
-            throw e   // already names the file
-        } catch {
-            throw LocatedError(path: path, error)
-        }
+        let file = try SafetensorsReader.open(path: path)
+        do { return try load(file, config: config) } catch { throw LocatedError(path: path, error) }
     }
 
     /// Reads and checks inputs from an opened checkpoint (a file, or bytes in memory).
@@ -172,7 +165,7 @@ public enum LatteRun {
     /// context_hidden. Guidance (cfgScale != 1) without `uncond_ids` is a usage error.
     /// `progress` counts sampling steps and velocity evaluations, once each.
     public static func execute(model: LatteModel, inputs: RunInputs, steps: Int = 40, cfgScale: Float = 1,
-                               onStep: ((_ step: Int, _ t: Double, _ group: Int, _ seconds: Double, _ groupReadSeconds: Double) -> Void)? = nil,
+                               onStep: StepObserver? = nil,
                                progress: ProgressHandler? = nil) throws -> (outputs: [OutputTensor], timings: RunTimings) {
         let cfg = model.config
         try RuntimeLimits.checkSteps(steps, "steps")

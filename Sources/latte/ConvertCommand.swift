@@ -3,7 +3,6 @@ import LatteCore
 import LatteFormat
 import LatteMapper
 import LatteReaders
-import LatteRuntime
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,18 +48,20 @@ struct ConvertCommand: ParsableCommand {
         try reportingErrors {
             InterruptCleanup.install()
             let checkpoint = try CheckpointReader.open(path: source)
+            // Read once: the plan is made from it and the manifest records it.
+            let config = try (plan.config ?? checkpoint.configPath).map { try ConfigFile(path: $0) }
             var options = LatteWriteOptions()
             options.codec.level = level
             if let threads { options.threads = threads }
-            options.configPath = plan.config
+            options.config = config
             options.sync = sync
             if let chunkSize { options.chunkSize = chunkSize }
             let bar = ProgressBar.forCommand(.bytes, disabled: noProgress)
             defer { bar?.erase() }
             options.progress = bar?.handler
-            let sections = try MappedCheckpoint.sectionPlanForConversion(checkpoint, source: source, configPath: plan.config,
+            let sections = try MappedCheckpoint.sectionPlanForConversion(checkpoint, source: source, config: config,
                                                                           mappingPath: plan.mapping, allowExtra: plan.allowExtra)
-            if let reference { options.embeddedFiles = try ReferenceSet.files(inFolder: reference) }
+            if let reference { options.embeddedFiles = try EmbeddedReference.files(inFolder: reference) }
             let summary = try LatteWriter.write(checkpoint, plan: sections, to: output, options: options)
             bar?.erase()
             let ratio = summary.rawBytes == 0 ? "-" : formatRatio(Double(summary.fileBytes) / Double(summary.rawBytes))

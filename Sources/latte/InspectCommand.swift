@@ -1,7 +1,7 @@
 import ArgumentParser
 import LatteCore
-import LatteReaders
 import LatteFormat
+import LatteRuntime
 
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,10 +20,10 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            // A .latte file is recognized by its magic number before the checkpoint readers.
-            let report = LatteFile.isLatte(path: path)
-                ? InspectReport(try LatteFile(path: path))
-                : InspectReport(try CheckpointReader.open(path: path))
+            let report = switch try ModelFile.open(path: path) {
+            case let .latte(file): InspectReport(file)
+            case let .checkpoint(checkpoint): InspectReport(checkpoint)
+            }
             if json {
                 writeOut(report.json(includeTensors: !noTensors).serialized(pretty: true) + "\n")
             } else {

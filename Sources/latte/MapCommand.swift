@@ -1,6 +1,7 @@
 import ArgumentParser
 import LatteCore
 import LatteMapper
+import LatteReaders
 
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,8 +19,8 @@ struct MapCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let mapped = try MappedCheckpoint(source: source, configPath: plan.config, mappingPath: plan.mapping,
-                                          allowExtra: plan.allowExtra)
+            let mapped = try MappedCheckpoint(checkpoint: CheckpointReader.open(path: source), source: source,
+                                              configPath: plan.config, mappingPath: plan.mapping, allowExtra: plan.allowExtra)
             if json {
                 writeOut(mapped.plan.planJSON.serialized(pretty: true) + "\n")
             } else {

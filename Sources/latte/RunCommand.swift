@@ -1,8 +1,5 @@
 import ArgumentParser
-import LatteCore
 import LatteFormat
-import LatteMapper
-import LatteReaders
 import LatteRuntime
 
 struct RunCommand: ParsableCommand {
@@ -53,33 +50,16 @@ struct RunCommand: ParsableCommand {
             let loaded = try ModelLoader.open(path: model)
             // Refused before any work: a missing folder, or an output over one of the inputs.
             try OutputTarget.check(output, notOverwriting: loaded.files + [inputs])
-            let config = loaded.config
-            let runInputs = try RunInputs.load(path: inputs, config: config)
-            if cfgScale != 1 && runInputs.uncondIDs == nil {
-                printError("error: \(inputs): --cfg-scale \(cfgScale) needs an unconditional context: add 'uncond_ids' to the inputs")
-                throw ExitCode(64)
-            }
-            let weightsPath = loaded.path
-            let latte: LatteModel
-            do { latte = try LatteModel(config: config, weights: loaded.weights, memoryBudget: budget) } catch let e as RuntimeError {
-                throw LocatedError(path: weightsPath, e)
-            }
-            let result: (outputs: [OutputTensor], timings: RunTimings)
+            // Errors come located at the file they concern; a usage error exits 64.
             let bar = ProgressBar.forCommand(.steps, disabled: noProgress)
             defer { bar?.erase() }
-            do {
-                result = try LatteRun.execute(model: latte, inputs: runInputs, steps: steps, cfgScale: cfgScale, onStep: { i, t, g, secs, read in
-                    guard verbose else { return }
-                    bar?.erase()
-                    printError("step \(i) t=\(t) group \(g): \(secs) s (group read \(read) s)")
-                }, progress: bar?.handler)
-            } catch let e as RuntimeError {
-                if case .usage = e {
-                    printError("error: \(e)")
-                    throw ExitCode(64)
-                }
-                if case .tokenOutOfRange = e { throw LocatedError(path: inputs, e) }
-                throw LocatedError(path: weightsPath, e)
+            let result = try usageChecked {
+                try LatteRun.run(loaded, inputsPath: inputs, steps: steps, cfgScale: cfgScale, memoryBudget: budget,
+                                 onStep: { i, t, g, secs, read in
+                                     guard verbose else { return }
+                                     bar?.erase()
+                                     printError("step \(i) t=\(t) group \(g): \(secs) s (group read \(read) s)")
+                                 }, progress: bar?.handler)
             }
             bar?.erase()
             try OutputWriter.write(result.outputs, to: output, notOverwriting: loaded.files + [inputs])

@@ -68,7 +68,7 @@ struct VerifyCommand: ParsableCommand {
                     let work: WorkBudget = set.isEmbedded && !allowLongReference ? .automatic : .unlimited
                     let running = ProgressBar.forCommand(.steps, disabled: noProgress)
                     defer { running?.erase() }
-                    results = try ReferenceCheck.run(model: try ModelLoader.open(path: input), reference: set, tolerance: tolerance,
+                    results = try ReferenceCheck.run(model: try ModelLoader.open(latte), reference: set, tolerance: tolerance,
                                                      workBudget: work, memoryBudget: budget, progress: running?.handler)
                 }
             }

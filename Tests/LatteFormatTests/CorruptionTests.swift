@@ -98,12 +98,12 @@ import LatteTestSupport
         }
     }
 
-    @Test func notALatteFile() {
+    @Test func notALatteFile() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
         writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint())
-        #expect(!LatteFile.isLatte(path: dir.file("model.safetensors")))
-        #expect(!LatteFile.isLatte(path: dir.file("missing")))
+        #expect(try CheckpointReader.detect(path: dir.file("model.safetensors")).kind == .safetensors)
+        #expect(throws: FileAccessError.self) { try CheckpointReader.detect(path: dir.file("missing")) }
         #expect(throws: (any Error).self) { try LatteFile(path: dir.file("model.safetensors")) }
     }
 }

@@ -88,17 +88,21 @@ import LatteTestSupport
         }
     }
 
-    @Test func refusesUnknownModelType() {
-        #expect(throws: ModelConfigError.unknownModelType("qwen2_vl")) {
+    /// Another model_type, or none at all, is another model's config.
+    @Test func refusesAnotherModelsConfig() {
+        #expect(throws: ModelConfigError.notLatteFlow(modelType: "qwen2_vl")) {
             try ModelConfig(json: configJSON(["model_type": .string("qwen2_vl")]))
         }
-        #expect(throws: ModelConfigError.unknownModelType("7")) {
+        #expect(throws: ModelConfigError.notLatteFlow(modelType: "7")) {
             try ModelConfig(json: configJSON(["model_type": .int(7)]))
         }
-        #expect(throws: ModelConfigError.missing("model_type")) {
+        #expect(throws: ModelConfigError.notLatteFlow(modelType: nil)) {
             try ModelConfig(json: configJSON(remove: ["model_type"]))
         }
-        #expect("\(ModelConfigError.unknownModelType("qwen2_vl"))" == "unknown model_type 'qwen2_vl': expected 'latte_flow'")
+        #expect(!ModelConfig.isLatteFlow(configJSON(remove: ["model_type"])))
+        #expect(ModelConfig.isLatteFlow(configJSON()))
+        #expect("\(ModelConfigError.notLatteFlow(modelType: "qwen2_vl"))" == "not a LaTtE-Flow config: model_type is 'qwen2_vl' (expected 'latte_flow')")
+        #expect("\(ModelConfigError.notLatteFlow(modelType: nil))" == "not a LaTtE-Flow config: it has no 'model_type' (expected 'latte_flow')")
     }
 
     @Test func refusesMissingAndBadValues() {

@@ -13,10 +13,11 @@ import LatteTestSupport
     /// Fixture `name` converted with its reference folder embedded, in a fresh folder.
     func convertWithReference(_ name: String) throws -> (path: String, dir: String) {
         let dir = TempDir().path
-        let mapped = try MappedCheckpoint(source: "\(Fixtures.models)/\(name)")
+        let source = "\(Fixtures.models)/\(name)"
+        let mapped = try MappedCheckpoint(checkpoint: CheckpointReader.open(path: source), source: source)
         var options = LatteWriteOptions()
         options.configPath = mapped.configPath
-        options.embeddedFiles = try ReferenceSet.files(inFolder: "\(Fixtures.models)/\(name)")
+        options.embeddedFiles = try EmbeddedReference.files(inFolder: "\(Fixtures.models)/\(name)")
         let path = dir + "/\(name).latte"
         _ = try LatteWriter.write(mapped.checkpoint, plan: mapped.plan.sectionPlan, to: path, options: options)
         return (path, dir)
@@ -85,7 +86,7 @@ import LatteTestSupport
             let path = Fixtures.hostile + "/" + file
             return errorText {
                 let loaded = try ModelLoader.open(path: path)
-                guard let set = try ReferenceSet.load(embeddedIn: loaded.latteFile!) else { throw ReferenceError.missingFile }
+                guard let set = try ReferenceSet.load(embeddedIn: loaded.latteFile!) else { throw EmbeddedReferenceError.missingFile }
                 _ = try ReferenceCheck.run(model: loaded, reference: set, workBudget: work)
             }
         }

@@ -13,7 +13,8 @@ import LatteReaders
     func convert(_ name: String) throws -> (LatteFile, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("latte-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let mapped = try MappedCheckpoint(source: "\(Fixtures.models)/\(name)")
+        let source = "\(Fixtures.models)/\(name)"
+        let mapped = try MappedCheckpoint(checkpoint: CheckpointReader.open(path: source), source: source)
         let path = dir.appendingPathComponent("\(name).latte").path
         var options = LatteWriteOptions()
         options.configPath = mapped.configPath

@@ -105,7 +105,7 @@ import LatteTestSupport
 
     @Test func runSettingsAreCheckedAgainstTheLimits() throws {
         func settings(_ json: String) -> String {
-            errorText { _ = try Array(json.utf8).withUnsafeBytes { try ReferenceSet.runSettings($0, origin: "run.json") } }
+            errorText { _ = try ReferenceSet.runSettings(JSON.parse(json), origin: "run.json") }
         }
         #expect(settings(#"{"steps": 100000, "cfg_scale": 3}"#) == "run.json: 'steps' is 100000, above the limit of 10000 steps")
         #expect(settings(#"{"steps": "100000"}"#) == #"run.json: 'steps' must be an integer, found "100000""#)
@@ -114,9 +114,9 @@ import LatteTestSupport
         #expect(settings(#"{"cfg_scale": 1e30}"#) == "run.json: 'cfg_scale' is 1e+30, outside the limit of -100.0 ... 100.0")
         #expect(settings(#"{"cfg_scale": "3"}"#) == #"run.json: 'cfg_scale' must be a number, found "3""#)
         #expect(settings("[8]") == "run.json: must be a JSON object")
-        let ok = try Array(#"{"steps": 10000, "cfg_scale": -100}"#.utf8).withUnsafeBytes { try ReferenceSet.runSettings($0, origin: "run.json") }
+        let ok = try ReferenceSet.runSettings(JSON.parse(#"{"steps": 10000, "cfg_scale": -100}"#), origin: "run.json")
         #expect(ok.0 == 10000 && ok.1 == -100)
-        let defaults = try Array("{}".utf8).withUnsafeBytes { try ReferenceSet.runSettings($0, origin: "run.json") }
+        let defaults = try ReferenceSet.runSettings(JSON.parse("{}"), origin: "run.json")
         #expect(defaults.0 == 40 && defaults.1 == 1)
     }
 

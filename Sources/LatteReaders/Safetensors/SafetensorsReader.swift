@@ -27,13 +27,18 @@ public enum SafetensorsReader {
         try open(region: MappedFile(path: path), configPath: configPath)
     }
 
-    /// Reads safetensors bytes already mapped or in memory (`MemoryRegion`); errors name
-    /// `region.path`. Tensors are slices of the region.
+    /// Reads safetensors bytes already mapped (once, by `CheckpointReader.detect`) or in
+    /// memory (`MemoryRegion`); errors name `region.path`. Tensors are slices of the region.
     public static func open(region: any ByteRegion, configPath: String? = nil) throws -> Checkpoint {
-        let header: Header
-        do { header = try parseHeader(in: region, fileIndex: 0) } catch { throw LocatedError(path: region.path, error) }
+        let header = try header(of: region, fileIndex: 0)
         return Checkpoint(format: .safetensors, files: [region], metadata: header.metadata,
                           tensors: header.tensors, configPath: configPath)
+    }
+
+    /// The checked header of a mapped file, tensors numbered as file `fileIndex`: the
+    /// reader's entry point, whose errors are `LocatedError`s naming the file.
+    public static func header(of file: any ByteRegion, fileIndex: Int) throws -> Header {
+        do { return try parseHeader(in: file, fileIndex: fileIndex) } catch { throw LocatedError(path: file.path, error) }
     }
 
     /// Parses and validates the header and layout of the safetensors bytes `data` (the JSON

@@ -18,19 +18,27 @@ public struct ShardedIndex: Sendable {
     /// Largest index file accepted: a weight map of millions of names fits well inside.
     public static let maxIndexSize = 256 << 20
 
-    /// Parses an index file. Shard names must be plain file names or relative paths that
-    /// stay inside the index's folder.
-    public static func parse(path: String) throws -> ShardedIndex {
-        let file = try MappedFile(path: path)
-        return try parse(bytes: file.bytes, path: path)
+    /// Parses a mapped index file, read in place. Shard names must be plain file names or
+    /// relative paths that stay inside the index's folder.
+    public static func parse(file: MappedFile) throws -> ShardedIndex {
+        let tree: JSONTree
+        do { tree = try JSON.loadTree(file, maxBytes: maxIndexSize) } catch {
+            if case let .tooLarge(size, _) = error { throw LocatedError(path: file.path, ShardedIndexError.tooLarge(size)) }
+            throw LocatedError(path: file.path, ShardedIndexError.notJSON(error))
+        }
+        return try parse(tree, path: file.path)
     }
 
-    /// Parses index text already in memory; `path` locates the index in messages.
+    /// Parses index text in memory; `path` locates the index in messages.
     public static func parse(bytes: UnsafeRawBufferPointer, path: String) throws -> ShardedIndex {
         guard bytes.count <= maxIndexSize else { throw LocatedError(path: path, ShardedIndexError.tooLarge(bytes.count)) }
         let tree: JSONTree
         do { tree = try JSON.parseTree(bytes) } catch { throw LocatedError(path: path, ShardedIndexError.notJSON(error)) }
-        return try withExtendedLifetime(tree) {
+        return try parse(tree, path: path)
+    }
+
+    private static func parse(_ tree: JSONTree, path: String) throws -> ShardedIndex {
+        try withExtendedLifetime(tree) {
             let root = tree.root
             guard root.isObject else { throw LocatedError(path: path, ShardedIndexError.notObject(found: root.typeName)) }
             var metadata: [String: String] = [:]
@@ -87,11 +95,12 @@ public struct ShardedIndex: Sendable {
 
     /// Opens every shard with `readShard` and checks the index against what the shards hold:
     /// each shard present, each indexed tensor in its shard and only there, no tensor in two shards.
+    /// Errors of a shard name the shard (`readShard` locates them); the others name the index.
     static func open(
-        path: String, format: CheckpointFormat, configPath: String?,
+        _ index: ShardedIndex, format: CheckpointFormat, configPath: String?,
         readShard: (MappedFile, Int) throws -> (tensors: [TensorEntry], metadata: [String: String], skipped: [String])
     ) throws -> Checkpoint {
-        let index = try parse(path: path)
+        let path = index.path
         let folder = parentFolder(of: path)
         var files: [MappedFile] = []
         var tensors: [TensorEntry] = []

@@ -13,7 +13,7 @@ enum LegacyTorchFormat {
         b.count >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5
     }
 
-    static func read(_ bytes: UnsafeRawBufferPointer, path: String, fileIndex: Int,
+    static func read(_ bytes: UnsafeRawBufferPointer, fileIndex: Int,
                      machine: PickleMachine = PickleMachine()) throws -> TorchContents {
         var pos = 0
         func next() throws -> PickleMachine.Result {
@@ -94,7 +94,7 @@ enum LegacyTorchFormat {
             pos += 8 + n
         }
 
-        let builder = TensorEntryBuilder(path: path, fileIndex: fileIndex, byteOrder: order)
+        let builder = TensorEntryBuilder(fileIndex: fileIndex, byteOrder: order)
         let tensors = try builder.entries(collected.tensors) { name, s, _ in
             do {
                 guard let root = located[s.key] else { throw TorchReaderError.missingStorageRecord(key: s.key) }
@@ -110,7 +110,7 @@ enum LegacyTorchFormat {
                 guard !o, end <= root.count else { throw TorchReaderError.legacyViewOutsideStorage(key: s.key, view: view.key) }
                 return .init(offset: root.offset + view.offset * es, length: view.size * es, key: s.key)
             } catch let e as TorchReaderError {
-                throw LocatedError(path: path, tensor: name, e)
+                throw TensorError(tensor: name, e)
             }
         }
         return TorchContents(format: .pytorchLegacy, tensors: tensors, metadata: [:], skipped: collected.skipped)

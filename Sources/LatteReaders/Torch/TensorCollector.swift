@@ -171,8 +171,8 @@ extension PickleValue {
 }
 
 /// Turns described tensors into `TensorEntry`s once their storages are located.
+/// Errors about one tensor are `TensorError`s; the reader's entry point adds the file.
 struct TensorEntryBuilder {
-    let path: String
     let fileIndex: Int
     let byteOrder: ByteOrder
 
@@ -186,10 +186,10 @@ struct TensorEntryBuilder {
     /// The safetensors dtype of a described tensor, or an error naming it.
     func dtype(of t: TensorValue, name: String) throws -> DType {
         if t.scalarType.isQuantized {
-            throw LocatedError(path: path, tensor: name, TorchReaderError.quantizedDType(t.scalarType.rawValue))
+            throw TensorError(tensor: name, TorchReaderError.quantizedDType(t.scalarType.rawValue))
         }
         guard let d = t.scalarType.dtype else {
-            throw LocatedError(path: path, tensor: name, TorchReaderError.dtypeWithoutName(t.scalarType.rawValue))
+            throw TensorError(tensor: name, TorchReaderError.dtypeWithoutName(t.scalarType.rawValue))
         }
         return d
     }
@@ -201,7 +201,7 @@ struct TensorEntryBuilder {
                             storageLength: storage.length, storageKey: storage.key, elementOffset: t.storageOffset,
                             strides: t.stride, byteOrder: byteOrder)
         do { try e.checkViewInsideStorage() } catch {
-            throw LocatedError(path: path, tensor: name, TorchReaderError.badView(error))
+            throw TensorError(tensor: name, TorchReaderError.badView(error))
         }
         return e
     }
@@ -210,7 +210,7 @@ struct TensorEntryBuilder {
     func metaEntry(name: String, tensor t: TensorValue) throws -> TensorEntry {
         let d = try dtype(of: t, name: name)
         guard t.size.count == t.stride.count, let n = elementCount(of: t.size), d.byteCount(elements: n) != nil else {
-            throw LocatedError(path: path, tensor: name, TorchReaderError.badMetaShape(t.size))
+            throw TensorError(tensor: name, TorchReaderError.badMetaShape(t.size))
         }
         return TensorEntry(name: name, dtype: d, shape: t.size, file: fileIndex, storageOffset: 0, storageLength: 0,
                            storageKey: "", elementOffset: 0, strides: t.stride, byteOrder: byteOrder, isMeta: true)
@@ -224,7 +224,7 @@ struct TensorEntryBuilder {
         var seen = Set<String>()
         for (name, t) in tensors {
             guard seen.insert(name).inserted else {
-                throw LocatedError(path: path, tensor: name, TorchReaderError.duplicateTensorName)
+                throw TensorError(tensor: name, TorchReaderError.duplicateTensorName)
             }
             if let s = t.storage {
                 _ = try dtype(of: t, name: name)

@@ -18,9 +18,9 @@ enum TorchExportFormat {
     /// Config files are small; refuse absurd ones before parsing them.
     static let maxConfigSize = 256 << 20
 
-    static func read(_ zip: ZipArchive, file: UnsafeRawBufferPointer, path: String, fileIndex: Int) throws -> TorchContents {
+    static func read(_ zip: ZipArchive, file: UnsafeRawBufferPointer, fileIndex: Int) throws -> TorchContents {
         let order = try TorchZipFormat.byteOrder(zip, file: file)
-        let builder = TensorEntryBuilder(path: path, fileIndex: fileIndex, byteOrder: order)
+        let builder = TensorEntryBuilder(fileIndex: fileIndex, byteOrder: order)
         var configs: [(folder: String, record: ZipArchive.Record)] = []
         for folder in ["data/weights/", "data/constants/"] {
             let suffix = folder == "data/weights/" ? "_weights_config.json" : "_constants_config.json"
@@ -52,7 +52,7 @@ enum TorchExportFormat {
                     }
                     guard let dataRecord = zip.record(folder + pathName) else { throw TorchReaderError.exportMissingRecord(folder + pathName) }
                     if entry["use_pickle"]?.boolValue == true {
-                        tensors.append(try pickled(fqn, dataRecord, zip: zip, file: file, path: path, fileIndex: fileIndex))
+                        tensors.append(try pickled(fqn, dataRecord, zip: zip, file: file, fileIndex: fileIndex))
                         continue
                     }
                     guard let meta = entry["tensor_meta"], meta.objectValue != nil else {
@@ -65,10 +65,8 @@ enum TorchExportFormat {
                                                              length: try zip.data(of: dataRecord, in: file).count,
                                                              key: folder + pathName)
                     tensors.append(try builder.entry(name: fqn, tensor: t, storage: storage))
-                } catch let e as LocatedError {
-                    throw e
                 } catch {
-                    throw LocatedError(path: path, tensor: fqn, error)
+                    throw TensorError(tensor: fqn, error)
                 }
             }
         }
@@ -99,10 +97,10 @@ enum TorchExportFormat {
 
     /// A `use_pickle` entry: the record is a torch.save zip holding one tensor.
     static func pickled(_ fqn: String, _ record: ZipArchive.Record, zip: ZipArchive, file: UnsafeRawBufferPointer,
-                        path: String, fileIndex: Int) throws -> TensorEntry {
+                        fileIndex: Int) throws -> TensorEntry {
         let inner = try zip.data(of: record, in: file)
         let nested = try ZipArchive(bytes: inner, baseOffset: record.dataOffset)
-        let (tensors, _) = try TorchZipFormat.read(nested, file: file, path: path, fileIndex: fileIndex)
+        let (tensors, _) = try TorchZipFormat.read(nested, file: file, fileIndex: fileIndex)
         guard tensors.count == 1, var t = tensors.first, t.name.isEmpty else {
             throw TorchReaderError.exportPickledEntryNotATensor
         }

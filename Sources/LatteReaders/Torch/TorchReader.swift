@@ -15,15 +15,10 @@ public struct TorchContents: Sendable {
 /// allowlist of names. Tensors point into the memory map; no storage is copied.
 public enum TorchReader {
     /// Reads one mapped PyTorch file; tensors point into it as file number `fileIndex`.
-    /// Errors name the file (and the tensor, when one is involved).
+    /// The reader's entry point: errors are `LocatedError`s naming the file (and the tensor,
+    /// when one is involved).
     public static func read(file: MappedFile, fileIndex: Int) throws -> TorchContents {
-        do {
-            return try read(bytes: file.bytes, path: file.path, fileIndex: fileIndex)
-        } catch let e as LocatedError {
-            throw e
-        } catch {
-            throw LocatedError(path: file.path, error)
-        }
+        do { return try read(bytes: file.bytes, fileIndex: fileIndex) } catch { throw LocatedError(path: file.path, error) }
     }
 
     /// Logical bytes the tensors of one file may hold in all: this many times the file's
@@ -38,25 +33,24 @@ public enum TorchReader {
     static let logicalBytesPerFileByte = 4
     static let logicalBytesAllowance = 64 << 20
 
-    /// Reads PyTorch bytes (the whole file); `path` is used in errors only.
-    static func read(bytes: UnsafeRawBufferPointer, path: String, fileIndex: Int) throws -> TorchContents {
+    /// Reads PyTorch bytes (the whole file); `read(file:fileIndex:)` locates the errors.
+    static func read(bytes: UnsafeRawBufferPointer, fileIndex: Int) throws -> TorchContents {
         let contents: TorchContents
-        if bytes.count >= 4, bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian == 0x0403_4B50
-            || bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian == 0x0605_4B50 {
+        if FileSignature.isZip(bytes) {
             let zip = try ZipArchive(bytes: bytes)
-            contents = try readZip(zip, file: bytes, path: path, fileIndex: fileIndex)
+            contents = try readZip(zip, file: bytes, fileIndex: fileIndex)
         } else if LegacyTorchFormat.looksLikePickle(bytes) {
-            contents = try LegacyTorchFormat.read(bytes, path: path, fileIndex: fileIndex)
+            contents = try LegacyTorchFormat.read(bytes, fileIndex: fileIndex)
         } else {
             throw TorchReaderError.notAPyTorchFile
         }
-        try checkLogicalBytes(contents.tensors, fileBytes: bytes.count, path: path)
+        try checkLogicalBytes(contents.tensors, fileBytes: bytes.count)
         return contents
     }
 
     /// Refuses tensors whose logical bytes add up to more than the file's bytes allow
     /// (`logicalBytesPerFileByte`), naming the tensor that crosses the limit.
-    static func checkLogicalBytes(_ tensors: [TensorEntry], fileBytes: Int, path: String) throws {
+    static func checkLogicalBytes(_ tensors: [TensorEntry], fileBytes: Int) throws {
         let (scaled, o1) = fileBytes.multipliedReportingOverflow(by: logicalBytesPerFileByte)
         let (limit, o2) = scaled.addingReportingOverflow(logicalBytesAllowance)
         if o1 || o2 { return }
@@ -65,7 +59,7 @@ public enum TorchReader {
             // byteCount is bounded by the view checks (storage + allowance), so this cannot overflow.
             total += t.byteCount
             guard total <= limit else {
-                throw LocatedError(path: path, tensor: t.name, TorchReaderError.logicalBytesTooLarge(
+                throw TensorError(tensor: t.name, TorchReaderError.logicalBytesTooLarge(
                     total: total, fileBytes: fileBytes, limit: limit, perByte: logicalBytesPerFileByte, allowance: logicalBytesAllowance))
             }
         }
@@ -73,18 +67,18 @@ public enum TorchReader {
 
     /// Tells the three kinds of zip apart by their records: TorchScript (`code/`,
     /// `constants.pkl`), `torch.export` (`archive_format` = "pt2"), `torch.save` (`data.pkl`).
-    static func readZip(_ zip: ZipArchive, file: UnsafeRawBufferPointer, path: String, fileIndex: Int) throws -> TorchContents {
+    static func readZip(_ zip: ZipArchive, file: UnsafeRawBufferPointer, fileIndex: Int) throws -> TorchContents {
         if zip.record("constants.pkl") != nil || zip.records.contains(where: { $0.relativeName.hasPrefix("code/") }) {
             throw TorchReaderError.torchScriptArchive
         }
         if let r = zip.record("archive_format") {
             let text = String(decoding: try zip.data(of: r, in: file), as: UTF8.self)
             if text.trimmingWhitespace() == "pt2" {
-                return try TorchExportFormat.read(zip, file: file, path: path, fileIndex: fileIndex)
+                return try TorchExportFormat.read(zip, file: file, fileIndex: fileIndex)
             }
         }
         guard zip.record("data.pkl") != nil else { throw TorchReaderError.zipWithoutPickle }
-        let (tensors, skipped) = try TorchZipFormat.read(zip, file: file, path: path, fileIndex: fileIndex)
+        let (tensors, skipped) = try TorchZipFormat.read(zip, file: file, fileIndex: fileIndex)
         return TorchContents(format: .pytorchZip, tensors: tensors, metadata: [:], skipped: skipped)
     }
 }
@@ -92,7 +86,7 @@ public enum TorchReader {
 /// The `torch.save` zip layout: `data.pkl` describes the object; each storage is the
 /// record `data/<key>`; `byteorder` says how its elements are stored.
 enum TorchZipFormat {
-    static func read(_ zip: ZipArchive, file: UnsafeRawBufferPointer, path: String, fileIndex: Int,
+    static func read(_ zip: ZipArchive, file: UnsafeRawBufferPointer, fileIndex: Int,
                      machine: PickleMachine = PickleMachine()) throws -> (tensors: [TensorEntry], skipped: [String]) {
         let order = try byteOrder(zip, file: file)
         guard let pklRecord = zip.record("data.pkl") else { throw TorchReaderError.zipWithoutPickle }
@@ -100,18 +94,18 @@ enum TorchZipFormat {
         let result = try machine.run(pkl)
         defer { result.release() }
         let collected = try TensorCollector.collect(result.value, pickleBytes: result.length)
-        let builder = TensorEntryBuilder(path: path, fileIndex: fileIndex, byteOrder: order)
+        let builder = TensorEntryBuilder(fileIndex: fileIndex, byteOrder: order)
         var located: [String: TensorEntryBuilder.Located] = [:]
         let tensors = try builder.entries(collected.tensors) { name, s, _ in
             if let l = located[s.key] {
                 // One storage, several views: the largest declared size must still fit.
                 let needed = try declaredBytes(s)
                 guard needed <= l.length else {
-                    return try locate(zip, file: file, path: path, name: name, s)
+                    return try locate(zip, file: file, name: name, s)
                 }
                 return l
             }
-            let l = try locate(zip, file: file, path: path, name: name, s)
+            let l = try locate(zip, file: file, name: name, s)
             located[s.key] = l
             return l
         }
@@ -126,7 +120,7 @@ enum TorchZipFormat {
     }
 
     /// The storage's record, checked to hold the declared size before anything uses it.
-    static func locate(_ zip: ZipArchive, file: UnsafeRawBufferPointer, path: String, name: String,
+    static func locate(_ zip: ZipArchive, file: UnsafeRawBufferPointer, name: String,
                        _ s: StorageRef) throws -> TensorEntryBuilder.Located {
         do {
             let needed = try declaredBytes(s)
@@ -136,10 +130,8 @@ enum TorchZipFormat {
                 throw TorchReaderError.storageTooLarge(key: s.key, declaredBytes: needed, recordBytes: bytes.count)
             }
             return .init(offset: r.dataOffset, length: needed, key: s.key)
-        } catch let e as LocatedError {
-            throw e
         } catch {
-            throw LocatedError(path: path, tensor: name, error)
+            throw TensorError(tensor: name, error)
         }
     }
 
