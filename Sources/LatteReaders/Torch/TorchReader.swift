@@ -41,8 +41,7 @@ public enum TorchReader {
     /// Reads PyTorch bytes (the whole file); `path` is used in errors only.
     static func read(bytes: UnsafeRawBufferPointer, path: String, fileIndex: Int) throws -> TorchContents {
         let contents: TorchContents
-        if bytes.count >= 4, bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian == 0x0403_4B50
-            || bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian == 0x0605_4B50 {
+        if ZipSignature.startsArchive(bytes) {
             let zip = try ZipArchive(bytes: bytes)
             contents = try readZip(zip, file: bytes, path: path, fileIndex: fileIndex)
         } else if LegacyTorchFormat.looksLikePickle(bytes) {
