@@ -436,7 +436,7 @@ private final class Job {
             let e = c.tensors[t]
             // A mapping file may rename a tensor onto the spec's name: the file stores that name.
             tensors[t] = LatteTensor(name: item.placement?.canonicalName ?? e.name, dtype: e.dtype, shape: e.shape, nbytes: e.byteCount, section: item.section,
-                                     role: item.placement?.role, group: item.placement?.group, layer: item.placement?.layer,
+                                     role: item.placement?.role.rawValue, group: item.placement?.group, layer: item.placement?.layer,
                                      checksum: o.hash.finalize(), chunks: o.chunks)
             dropPages(c.files[e.file], e.storageOffset, e.storageLength)
         case let .blob(b):

@@ -55,6 +55,8 @@ public struct LatteTensor: Sendable, Equatable {
     public var nbytes: Int
     /// Index into `LatteManifest.sections`.
     public var section: Int
+    /// The mapper's `TensorRole` (its raw value) for files latte wrote; a file's other
+    /// values are kept as they are, as `inspect` shows them.
     public var role: String?
     public var group: Int?
     public var layer: Int?
