@@ -1,3 +1,18 @@
+/// What a tensor is for in a LaTtE-Flow model; the raw values are what a `.latte`
+/// manifest's `role` records.
+public enum TensorRole: String, Sendable, CaseIterable {
+    /// The frozen VLM: its embedding, decoder layers and final norm.
+    case context
+    /// Generation tensors every step needs (time and patch embeddings, image head).
+    case shared
+    /// A timestep-expert group's replica layer.
+    case replica
+    /// A replica layer's residual-attention gate.
+    case resGate = "res_gate"
+    /// A tensor outside the model, kept on request.
+    case extra
+}
+
 /// Where a tensor goes in a `.latte` file and what it is for: the mapper's answer, the
 /// format writer's input. Kept here so the format does not depend on the mapper.
 public struct TensorPlacement: Sendable, Equatable, Hashable {
@@ -12,8 +27,8 @@ public struct TensorPlacement: Sendable, Equatable, Hashable {
     }
 
     public var section: Section
-    /// What the tensor is, e.g. `context`, `shared`, `replica`, `res_gate`, `extra`.
-    public var role: String
+    /// What the tensor is for.
+    public var role: TensorRole
     /// The decoder layer it belongs to, if any.
     public var layer: Int?
     /// The tensor's canonical (spec) name when the checkpoint spells it otherwise (a
@@ -22,7 +37,7 @@ public struct TensorPlacement: Sendable, Equatable, Hashable {
     /// `canonicalName ?? source name` so the runtime finds it by the spec's name.
     public var canonicalName: String?
 
-    public init(section: Section, role: String, layer: Int? = nil, canonicalName: String? = nil) {
+    public init(section: Section, role: TensorRole, layer: Int? = nil, canonicalName: String? = nil) {
         self.section = section
         self.role = role
         self.layer = layer

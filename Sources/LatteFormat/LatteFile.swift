@@ -42,30 +42,15 @@ public final class LatteFile: @unchecked Sendable {
 
     /// Header, trailer and manifest checks (FORMAT.md, "Reading a file").
     static func readManifest(_ b: UnsafeRawBufferPointer) throws(LatteFileError) -> LatteManifest {
-        guard b.count >= LatteLayout.magic.count, Array(b[0 ..< LatteLayout.magic.count]) == LatteLayout.magic else {
-            throw b.count < LatteLayout.headerSize + LatteLayout.trailerSize ? .tooSmall(size: b.count) : .notLatte
-        }
-        guard b.count >= LatteLayout.headerSize + LatteLayout.trailerSize else { throw .tooSmall(size: b.count) }
-        let major = b.loadUnaligned(fromByteOffset: 8, as: UInt16.self).littleEndian
-        let minor = b.loadUnaligned(fromByteOffset: 10, as: UInt16.self).littleEndian
-        guard major == LatteLayout.majorVersion else { throw .unsupportedVersion(major: major, minor: minor) }
-        let t = b.count - LatteLayout.trailerSize
-        guard Array(b[t + 24 ..< t + 32]) == LatteLayout.endMagic else { throw .badTrailer("no end marker") }
-        let offset = b.loadUnaligned(fromByteOffset: t, as: UInt64.self).littleEndian
-        let length = b.loadUnaligned(fromByteOffset: t + 8, as: UInt64.self).littleEndian
-        let sum = b.loadUnaligned(fromByteOffset: t + 16, as: UInt64.self).littleEndian
-        guard length <= UInt64(LatteLayout.maxManifestSize) else { throw .manifestTooLarge(Int(clamping: length)) }
-        // The manifest sits right before the trailer, after the header.
-        guard offset >= UInt64(LatteLayout.headerSize), offset <= UInt64(t), length == UInt64(t) - offset else {
-            throw .badTrailer("manifest at \(offset) with \(length) bytes does not end at the trailer (byte \(t))")
-        }
-        let text = UnsafeRawBufferPointer(rebasing: b[Int(offset) ..< t])
+        _ = try LatteLayout.Header.decode(b)
+        let trailer = try LatteLayout.Trailer.decode(b)
+        let text = UnsafeRawBufferPointer(rebasing: b[trailer.manifestRange])
         let found = XXH64.hash(text)
-        guard found == sum else { throw .manifestChecksumMismatch(expected: sum, found: found) }
+        guard found == trailer.manifestChecksum else { throw .manifestChecksumMismatch(expected: trailer.manifestChecksum, found: found) }
         // Read in place (JSONTree: about 2x the manifest's size), not as a JSONValue (about 7x).
         let tree: JSONTree
         do { tree = try JSON.parseTree(text) } catch { throw .manifestNotJSON(error.description) }
-        return try ManifestParser(dataStart: LatteLayout.headerSize, dataEnd: Int(offset)).parse(tree.root)
+        return try ManifestParser(dataStart: LatteLayout.headerSize, dataEnd: trailer.manifestRange.lowerBound).parse(tree.root)
     }
 
     public var tensors: [LatteTensor] { manifest.tensors }

@@ -222,11 +222,14 @@ private final class Job {
 
     var open: [Int: Open] = [:]
 
+    /// Source files' sizes and SHA-256s, one slot per checkpoint file then embedded file.
+    typealias SourceHashes = Slots<Result<(size: Int, hex: String), Error>>
+
     func run() throws -> LatteWriteSummary {
         // Source hashes run beside the compression: a separate pass at the end would add its
         // whole duration to the wall time.
-        let hashes = Slots<Result<(size: Int, hex: String), Error>>(c.files.count + options.embeddedFiles.count)
         let paths = c.files.map(\.path) + options.embeddedFiles.map(\.path)
+        let hashes = SourceHashes(paths.count)
         let hashing = DispatchGroup()
         DispatchQueue.global().async(group: hashing) {
             for (i, p) in paths.enumerated() { hashes[i] = Result { try Provenance.sha256(path: p) } }
@@ -240,12 +243,15 @@ private final class Job {
         if let config { try ReadBackRules.checkDepth(.object([("config", config)]), configPath: options.configPath(for: c)) }
 
         total = c.tensors.reduce(0) { $0 + $1.byteCount } + blobFiles.reduce(0) { $0 + $1.size }
-        var header = LatteLayout.magic
-        header += [UInt8(LatteLayout.majorVersion & 0xFF), UInt8(LatteLayout.majorVersion >> 8)]
-        header += [UInt8(LatteLayout.minorVersion & 0xFF), UInt8(LatteLayout.minorVersion >> 8)]
-        header += [UInt8](repeating: 0, count: LatteLayout.headerSize - header.count)
-        try out.write(header)
+        try out.write(LatteLayout.Header().encode())
+        try writeItems(blobFiles: blobFiles)
+        hashing.wait()
+        try writeManifest(provenance: try provenance(config: config, hashes: hashes))
+        return LatteWriteSummary(tensors: c.tensors.count, rawBytes: total, fileBytes: out.offset)
+    }
 
+    /// Every item's chunks, section after section, a batch at a time.
+    func writeItems(blobFiles: [MappedFile]) throws {
         let batchLimit = options.threads * 4 * options.chunkSize
         var batch: [Pending] = []
         var batchBytes = 0
@@ -261,41 +267,17 @@ private final class Job {
                 let s = layout.sections[item.section]
                 sectionEntries.append(SectionEntry(name: s.name, kind: s.kind, group: s.group, offset: out.offset, length: 0))
             }
-            let count: Int
-            let dtype: DType
-            // A chunk's bytes and what keeps them alive: a tensor's are asked of the checkpoint
-            // one chunk at a time, so a strided or expanded view is copied a chunk at a time
-            // (never whole); a contiguous one stays a slice of the map.
-            let chunk: (Range<Int>) throws -> (UnsafeRawBufferPointer, TensorBytes?)
-            switch item.source {
-            case let .tensor(t):
-                let entry = c.tensors[t]
-                open[index] = Open(holder: c.files[entry.file])
-                count = entry.byteCount
-                dtype = entry.dtype
-                chunk = { [c] r in
-                    let tb: TensorBytes
-                    do { tb = try c.bytes(of: entry, range: r) } catch { throw LocatedError(path: c.files[entry.file].path, error) }
-                    // The pointer stays valid while `tb` (held by the pending chunk) is alive.
-                    return (tb.withUnsafeBytes { $0 }, tb)
-                }
-            case let .blob(b):
-                open[index] = Open(holder: blobFiles[b])
-                let bytes = blobFiles[b].bytes
-                count = bytes.count
-                dtype = .u8
-                chunk = { r in (UnsafeRawBufferPointer(rebasing: bytes[r]), nil) }
-            }
-            if count == 0 {
-                let (bytes, holder) = try chunk(0 ..< 0)
-                batch.append(Pending(item: index, bytes: bytes, dtype: dtype, isLast: true, holder: holder))
+            let source = openItem(index, item, blobFiles: blobFiles)
+            if source.count == 0 {
+                let (bytes, holder) = try source.chunk(0 ..< 0)
+                batch.append(Pending(item: index, bytes: bytes, dtype: source.dtype, isLast: true, holder: holder))
                 continue
             }
             var at = 0
-            while at < count {
-                let n = min(options.chunkSize, count - at)
-                let (bytes, holder) = try chunk(at ..< at + n)
-                batch.append(Pending(item: index, bytes: bytes, dtype: dtype, isLast: at + n == count, holder: holder))
+            while at < source.count {
+                let n = min(options.chunkSize, source.count - at)
+                let (bytes, holder) = try source.chunk(at ..< at + n)
+                batch.append(Pending(item: index, bytes: bytes, dtype: source.dtype, isLast: at + n == source.count, holder: holder))
                 at += n
                 batchBytes += n
                 if batchBytes >= batchLimit {
@@ -307,12 +289,44 @@ private final class Job {
         try flush(&batch)
         try drain()
         closeSection()
+    }
 
-        hashing.wait()
+    /// An item's bytes, as chunks are asked of it: their count, dtype, and a chunk's bytes with
+    /// what keeps them alive.
+    struct ItemSource {
+        var count: Int
+        var dtype: DType
+        var chunk: (Range<Int>) throws -> (UnsafeRawBufferPointer, TensorBytes?)
+    }
+
+    /// Opens item `index` for writing (its `Open` record) and returns its bytes. A tensor's
+    /// are asked of the checkpoint one chunk at a time, so a strided or expanded view is
+    /// copied a chunk at a time (never whole); a contiguous one stays a slice of the map.
+    func openItem(_ index: Int, _ item: Layout.Item, blobFiles: [MappedFile]) -> ItemSource {
+        switch item.source {
+        case let .tensor(t):
+            let entry = c.tensors[t]
+            open[index] = Open(holder: c.files[entry.file])
+            return ItemSource(count: entry.byteCount, dtype: entry.dtype) { [c] r in
+                let tb: TensorBytes
+                do { tb = try c.bytes(of: entry, range: r) } catch { throw LocatedError(path: c.files[entry.file].path, error) }
+                // The pointer stays valid while `tb` (held by the pending chunk) is alive.
+                return (tb.withUnsafeBytes { $0 }, tb)
+            }
+        case let .blob(b):
+            open[index] = Open(holder: blobFiles[b])
+            let bytes = blobFiles[b].bytes
+            return ItemSource(count: bytes.count, dtype: .u8) { r in (UnsafeRawBufferPointer(rebasing: bytes[r]), nil) }
+        }
+    }
+
+    /// The manifest's `provenance`: the tool, the sources and their hashes, the config, the
+    /// writer's settings, the embedded files and the plan.
+    func provenance(config: JSONValue?, hashes: SourceHashes) throws -> [(String, JSONValue)] {
         var files: [JSONValue] = []
-        for (i, p) in paths.enumerated().prefix(c.files.count) {
+        for (i, f) in c.files.enumerated() {
             let h = try hashes[i]!.get()
-            files.append(.object([("path", .string(p)), ("size", .int(Int64(h.size))), ("sha256", .string(h.hex))]))
+            files.append(.object([("path", .string(f.path)), ("size", .int(Int64(h.size))), ("sha256", .string(h.hex))]))
         }
         var embedded: [JSONValue] = []
         for (k, e) in options.embeddedFiles.enumerated() {
@@ -333,7 +347,11 @@ private final class Job {
         ]
         if !embedded.isEmpty { provenance.append(("embedded_files", .array(embedded))) }
         if let plan { provenance.append(("plan", plan.planJSON)) }
+        return provenance
+    }
 
+    /// The manifest, then the trailer that locates it.
+    func writeManifest(provenance: [(String, JSONValue)]) throws {
         let known: [String] = ["xxh64", "zstd", "planes", "rans32"]
         let manifest = LatteManifest(
             requiredFeatures: known.filter { usedFeatures.contains($0) }, optionalFeatures: ["provenance"] + (blobs.isEmpty ? [] : ["blobs"]),
@@ -346,13 +364,9 @@ private final class Job {
         try ReadBackRules.checkManifest(size: text.count, path: out.finalPath)
         let manifestOffset = out.offset
         try out.write(text)
-        var trailer: [UInt8] = []
-        for v in [UInt64(manifestOffset), UInt64(text.count), XXH64.hash(text)] {
-            for k in 0 ..< 8 { trailer.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(k)))) }
-        }
-        trailer += LatteLayout.endMagic
-        try out.write(trailer)
-        return LatteWriteSummary(tensors: c.tensors.count, rawBytes: total, fileBytes: out.offset)
+        let trailer = LatteLayout.Trailer(manifestOffset: UInt64(manifestOffset), manifestLength: UInt64(text.count),
+                                          manifestChecksum: XXH64.hash(text))
+        try out.write(trailer.encode())
     }
 
     func closeSection() {
@@ -426,7 +440,7 @@ private final class Job {
             let e = c.tensors[t]
             // A mapping file may rename a tensor onto the spec's name: the file stores that name.
             tensors[t] = LatteTensor(name: item.placement?.canonicalName ?? e.name, dtype: e.dtype, shape: e.shape, nbytes: e.byteCount, section: item.section,
-                                     role: item.placement?.role, group: item.placement?.group, layer: item.placement?.layer,
+                                     role: item.placement?.role.rawValue, group: item.placement?.group, layer: item.placement?.layer,
                                      checksum: o.hash.finalize(), chunks: o.chunks)
             // Only a file map's pages can go: they are read again from the file if touched.
             if let file = c.files[e.file] as? MappedFile { dropPages(file, e.storageOffset, e.storageLength) }

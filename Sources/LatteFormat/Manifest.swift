@@ -55,6 +55,8 @@ public struct LatteTensor: Sendable, Equatable {
     public var nbytes: Int
     /// Index into `LatteManifest.sections`.
     public var section: Int
+    /// The mapper's `TensorRole` (its raw value) for files latte wrote; a file's other
+    /// values are kept as they are, as `inspect` shows them.
     public var role: String?
     public var group: Int?
     public var layer: Int?
@@ -228,18 +230,35 @@ struct ManifestParser {
               chunkSize <= LatteLayout.maxChunkSize else {
             throw .manifestInvalid("\"chunk_size\" must be a multiple of 8 in 8...\(LatteLayout.maxChunkSize)")
         }
-        var metadata: [(String, String)] = []
-        if let m = root["metadata"] {
-            guard let members = m.objectValue else { throw .manifestInvalid("\"metadata\" must be an object of strings") }
-            for (k, v) in members {
-                guard let s = v.stringValue else { throw .manifestInvalid("\"metadata\" value of '\(k)' is not a string") }
-                if let why = TensorRules.metadataProblem(key: k, value: s) { throw .manifestInvalid("\"metadata\": \(why)") }
-                metadata.append((k, s))
-            }
-        }
+        let metadata = try self.metadata(root["metadata"])
         let provenance = root["provenance"]?.value ?? .object([])
+        let sections = try self.sections(root["sections"])
+        let tensors = try self.tensors(root["tensors"], sections: sections, chunkSize: chunkSize)
+        let blobs = try self.blobs(root["blobs"], sections: sections, chunkSize: chunkSize)
+        try checkDisjoint(sections)
+        try checkDisjoint(tensors: tensors, blobs: blobs)
+        try checkRawTotal(tensors.map(\.nbytes) + blobs.map(\.nbytes))
+        return LatteManifest(major: major, minor: minor, requiredFeatures: required, optionalFeatures: optional,
+                             chunkSize: chunkSize, metadata: metadata, provenance: provenance,
+                             sections: sections, tensors: tensors, blobs: blobs)
+    }
 
-        guard let sectionValues = root["sections"]?.arrayValue, sectionValues.count <= LatteLayout.maxEntries else {
+    /// `metadata`: an optional object of strings, each key and value within `TensorRules`.
+    private func metadata(_ m: JSONNode?) throws(LatteFileError) -> [(String, String)] {
+        guard let m else { return [] }
+        guard let members = m.objectValue else { throw .manifestInvalid("\"metadata\" must be an object of strings") }
+        var metadata: [(String, String)] = []
+        for (k, v) in members {
+            guard let s = v.stringValue else { throw .manifestInvalid("\"metadata\" value of '\(k)' is not a string") }
+            if let why = TensorRules.metadataProblem(key: k, value: s) { throw .manifestInvalid("\"metadata\": \(why)") }
+            metadata.append((k, s))
+        }
+        return metadata
+    }
+
+    /// `sections`, each inside the data region.
+    private func sections(_ v: JSONNode?) throws(LatteFileError) -> [SectionEntry] {
+        guard let sectionValues = v?.arrayValue, sectionValues.count <= LatteLayout.maxEntries else {
             throw .manifestInvalid("\"sections\" must be an array")
         }
         var sections: [SectionEntry] = []
@@ -254,8 +273,12 @@ struct ManifestParser {
             guard inData(offset, length) else { throw .manifestInvalid("section '\(name)' lies outside the data region") }
             sections.append(SectionEntry(name: name, kind: kind, group: group, offset: offset, length: length))
         }
+        return sections
+    }
 
-        guard let tensorValues = root["tensors"]?.arrayValue, tensorValues.count <= LatteLayout.maxEntries else {
+    /// `tensors`, each named once.
+    private func tensors(_ v: JSONNode?, sections: [SectionEntry], chunkSize: Int) throws(LatteFileError) -> [LatteTensor] {
+        guard let tensorValues = v?.arrayValue, tensorValues.count <= LatteLayout.maxEntries else {
             throw .manifestInvalid("\"tensors\" must be an array")
         }
         var tensors: [LatteTensor] = []
@@ -267,37 +290,40 @@ struct ManifestParser {
             guard seen.insert(name).inserted else { throw .manifestInvalid("tensor '\(name)' appears twice") }
             tensors.append(try tensor(t, name: name, sections: sections, chunkSize: chunkSize))
         }
+        return tensors
+    }
+
+    /// `blobs`: optional; the embedded files, in raw or zstd chunks.
+    private func blobs(_ v: JSONNode?, sections: [SectionEntry], chunkSize: Int) throws(LatteFileError) -> [LatteBlob] {
+        guard let v else { return [] }
+        guard let arr = v.arrayValue, arr.count <= LatteLayout.maxEntries else { throw .manifestInvalid("\"blobs\" must be an array") }
         var blobs: [LatteBlob] = []
-        if let blobValues = root["blobs"] {
-            guard let arr = blobValues.arrayValue, arr.count <= LatteLayout.maxEntries else { throw .manifestInvalid("\"blobs\" must be an array") }
-            for (i, b) in arr.enumerated() {
-                guard let name = b["name"]?.stringValue else { throw .manifestInvalid("embedded file \(i) has no name") }
-                func bad(_ why: String) -> LatteFileError { .blobEntryInvalid(blob: name, reason: why) }
-                guard let section = b["section"]?.intValue, sections.indices.contains(section) else { throw bad("no such section") }
-                guard let nbytes = b["nbytes"]?.intValue, nbytes >= 0 else { throw bad("\"nbytes\" must be a non-negative integer") }
-                guard let sum = b["xxh64"]?.stringValue.flatMap(parseHex64) else { throw bad("\"xxh64\" must be 16 lowercase hex digits") }
-                let chunks: [ChunkEntry]
-                do throws(LatteFileError) {
-                    chunks = try self.chunks(b["chunks"], total: nbytes, width: 1, section: sections[section], chunkSize: chunkSize, owner: name)
-                } catch { throw bad(reason(error)) }
-                guard chunks.allSatisfy({ $0.codec != .planes }) else { throw bad("embedded files use raw or zstd chunks only") }
-                blobs.append(LatteBlob(name: name, section: section, nbytes: nbytes, checksum: sum, chunks: chunks))
-            }
+        for (i, b) in arr.enumerated() {
+            guard let name = b["name"]?.stringValue else { throw .manifestInvalid("embedded file \(i) has no name") }
+            func bad(_ why: String) -> LatteFileError { .blobEntryInvalid(blob: name, reason: why) }
+            guard let section = b["section"]?.intValue, sections.indices.contains(section) else { throw bad("no such section") }
+            guard let nbytes = b["nbytes"]?.intValue, nbytes >= 0 else { throw bad("\"nbytes\" must be a non-negative integer") }
+            guard let sum = b["xxh64"]?.stringValue.flatMap(parseHex64) else { throw bad("\"xxh64\" must be 16 lowercase hex digits") }
+            let chunks: [ChunkEntry]
+            do throws(LatteFileError) {
+                chunks = try self.chunks(b["chunks"], total: nbytes, width: 1, section: sections[section], chunkSize: chunkSize, owner: name)
+            } catch { throw bad(reason(error)) }
+            guard chunks.allSatisfy({ $0.codec != .planes }) else { throw bad("embedded files use raw or zstd chunks only") }
+            blobs.append(LatteBlob(name: name, section: section, nbytes: nbytes, checksum: sum, chunks: chunks))
         }
-        try checkDisjoint(sections)
-        try checkDisjoint(tensors: tensors, blobs: blobs)
-        // Checked once here, because every later sum of sizes (export's data size, inspect's
-        // totals) relies on it. (With chunks disjoint and within the ratio bound, the sum is
-        // at most 2^15 times the data region anyway.)
+        return blobs
+    }
+
+    /// Checked once here, because every later sum of sizes (export's data size, inspect's
+    /// totals) relies on it. (With chunks disjoint and within the ratio bound, the sum is
+    /// at most 2^15 times the data region anyway.)
+    private func checkRawTotal(_ sizes: [Int]) throws(LatteFileError) {
         var rawTotal = 0
-        for n in tensors.map(\.nbytes) + blobs.map(\.nbytes) {
+        for n in sizes {
             let (s, o) = rawTotal.addingReportingOverflow(n)
             guard !o else { throw .manifestInvalid("the tensors' sizes add up past \(Int.max) bytes") }
             rawTotal = s
         }
-        return LatteManifest(major: major, minor: minor, requiredFeatures: required, optionalFeatures: optional,
-                             chunkSize: chunkSize, metadata: metadata, provenance: provenance,
-                             sections: sections, tensors: tensors, blobs: blobs)
     }
 
     /// Sections may not share bytes (empty ones share none): a group's section holds its

@@ -77,99 +77,31 @@ public struct ExpertGroupPlan: Sendable {
                 allowExtra: Bool = false) throws(PlanError) {
         self.config = config
         self.mapping = mapping
-        var problems: [PlanError] = []
+        var names = CanonicalNames(tensors, mapping: mapping)
+        let placed = names.placeExpected(config: config)
+        let extra = names.leftovers(config: config, allowExtra: allowExtra)
+        if names.problems.count == 1 { throw names.problems[0] }
+        if names.problems.count > 1 { throw .several(names.problems) }
 
-        // 1. Canonical names; the mapping's declared extras stay aside, unrenamed.
-        var bySource: [String: TensorDescriptor] = [:]
-        var byCanonical: [String: (source: String, tensor: TensorDescriptor)] = [:]
-        var declaredExtra: [TensorDescriptor] = []
-        var order: [String] = []  // canonical names in checkpoint order, for the leftovers
-        for t in tensors {
-            if let earlier = bySource[t.name] {
-                problems.append(.nameCollision(canonical: mapping.canonicalName(of: t.name), sources: [earlier.name, t.name]))
-                continue
-            }
-            bySource[t.name] = t
-            if mapping.isDeclaredExtra(t.name) {
-                declaredExtra.append(t)
-                continue
-            }
-            let canonical = mapping.canonicalName(of: t.name)
-            if let other = byCanonical[canonical] {
-                problems.append(.nameCollision(canonical: canonical, sources: [other.source, t.name]))
-                continue
-            }
-            byCanonical[canonical] = (t.name, t)
-            order.append(canonical)
-        }
+        groups = Self.groups(config: config, placed: placed)
+        contextGlobals = placed[.contextGlobal] ?? []
+        contextLayers = (0 ..< config.numHiddenLayers).map { ContextLayerPlan(layer: $0, tensors: placed[.contextLayer($0)] ?? []) }
+        shared = placed[.shared] ?? []
+        self.extra = extra
+    }
 
-        // 2. Every expected tensor, with its shape and a floating dtype.
-        var missing: [PlanError.Missing] = []
-        var placed: [TensorKind: [PlannedTensor]] = [:]
-        var used = Set<String>()
-        let groupOfLayer = { (l: Int) in l / config.layersPerGroup }
-        for e in ReferenceTensors.expected(for: config) {
-            guard let (source, t) = byCanonical[e.name] else {
-                missing.append(.init(name: e.name, expectedShape: e.shape))
-                continue
-            }
-            used.insert(e.name)
-            let canonical = source == e.name ? nil : e.name
-            if t.shape != e.shape {
-                problems.append(.wrongShape(tensor: source, canonical: canonical, expected: e.shape, found: t.shape))
-            }
-            if !PlanError.allowedDTypes.contains(t.dtype) {
-                problems.append(.wrongDType(tensor: source, canonical: canonical, found: t.dtype))
-            }
-            let placement: TensorPlacement = switch e.kind {
-            case .contextGlobal: TensorPlacement(section: .shared, role: "context", canonicalName: canonical)
-            case let .contextLayer(l): TensorPlacement(section: .shared, role: "context", layer: l, canonicalName: canonical)
-            case let .replica(l): TensorPlacement(section: .group(groupOfLayer(l)), role: "replica", layer: l, canonicalName: canonical)
-            case let .resGate(l): TensorPlacement(section: .group(groupOfLayer(l)), role: "res_gate", layer: l, canonicalName: canonical)
-            case .shared: TensorPlacement(section: .shared, role: "shared", canonicalName: canonical)
-            }
-            placed[e.kind, default: []].append(PlannedTensor(name: e.name, sourceName: source, dtype: t.dtype, shape: t.shape,
-                                                               kind: e.kind, placement: placement))
-        }
-        if !missing.isEmpty { problems.insert(.missing(missing), at: 0) }
-
-        // 3. What is left: extra when allowed, otherwise an error listing it.
-        var extra = declaredExtra.map(Self.extraTensor)
-        var unexpected: [PlanError.Unexpected] = []
-        for canonical in order where !used.contains(canonical) {
-            let (source, t) = byCanonical[canonical]!
-            if allowExtra {
-                extra.append(Self.extraTensor(t))
-            } else {
-                var hint: String?
-                if let l = ReferenceTensors.layerIndex(inCanonicalName: canonical), l >= config.numHiddenLayers {
-                    hint = "layer \(l) is beyond num_hidden_layers \(config.numHiddenLayers)"
-                }
-                unexpected.append(.init(source: source, canonical: canonical == source ? nil : canonical, hint: hint))
-            }
-        }
-        if !unexpected.isEmpty { problems.append(.unexpected(unexpected)) }
-
-        if problems.count == 1 { throw problems[0] }
-        if problems.count > 1 { throw .several(problems) }
-
-        // 4. Assemble.
-        let L = config.numHiddenLayers, M = config.layersPerGroup, b = config.timestepBoundaries
-        var groups: [ExpertGroup] = []
-        for k in 0 ..< config.numTimestepGroups {
+    /// The expert groups of `config`, from the replica tensors and gates placed.
+    private static func groups(config: ModelConfig, placed: [TensorKind: [PlannedTensor]]) -> [ExpertGroup] {
+        let M = config.layersPerGroup, b = config.timestepBoundaries
+        return (0 ..< config.numTimestepGroups).map { k in
             let layers = Array(k * M ..< (k + 1) * M)
             let replicas = layers.map { l in
                 ReplicaLayerPlan(layer: l, group: k, tensors: placed[.replica(l)] ?? [], gateTensors: placed[.resGate(l)] ?? [],
                                  gate: ReferenceTensors.gateModule(layer: l),
                                  reusesLayer: config.residualAttention && l > k * M ? l - 1 : nil)
             }
-            groups.append(ExpertGroup(index: k, timestepStart: b[k], timestepEnd: b[k + 1], layers: layers, replicaLayers: replicas))
+            return ExpertGroup(index: k, timestepStart: b[k], timestepEnd: b[k + 1], layers: layers, replicaLayers: replicas)
         }
-        self.groups = groups
-        contextGlobals = placed[.contextGlobal] ?? []
-        contextLayers = (0 ..< L).map { ContextLayerPlan(layer: $0, tensors: placed[.contextLayer($0)] ?? []) }
-        shared = placed[.shared] ?? []
-        self.extra = extra
     }
 
     /// Plans an opened checkpoint's tensors.
@@ -178,9 +110,9 @@ public struct ExpertGroupPlan: Sendable {
         try self.init(config: config, tensors: checkpoint.tensors.map(TensorDescriptor.init), mapping: mapping, allowExtra: allowExtra)
     }
 
-    private static func extraTensor(_ t: TensorDescriptor) -> PlannedTensor {
+    fileprivate static func extraTensor(_ t: TensorDescriptor) -> PlannedTensor {
         PlannedTensor(name: t.name, sourceName: t.name, dtype: t.dtype, shape: t.shape, kind: nil,
-                      placement: TensorPlacement(section: .extra, role: "extra"))
+                      placement: TensorPlacement(section: .extra, role: .extra))
     }
 
     // MARK: - Views
@@ -206,4 +138,99 @@ public struct ExpertGroupPlan: Sendable {
 
     /// The placement of the checkpoint tensor called `source`.
     public func placement(ofSource source: String) -> TensorPlacement? { tensors.first { $0.sourceName == source }?.placement }
+}
+
+/// The planning steps over a checkpoint's names, collecting every problem found: canonical
+/// names, then each expected tensor placed, then what is left.
+private struct CanonicalNames {
+    let mapping: NameMapping
+    var problems: [PlanError] = []
+    /// The checkpoint's tensors by canonical name, with their source names.
+    var byCanonical: [String: (source: String, tensor: TensorDescriptor)] = [:]
+    /// The mapping's declared extras, aside and unrenamed.
+    var declaredExtra: [TensorDescriptor] = []
+    /// Canonical names in checkpoint order, for the leftovers.
+    var order: [String] = []
+    /// Canonical names an expected tensor took.
+    var used = Set<String>()
+
+    /// 1. Canonical names; two tensors with one name (as read, or once renamed) are a collision.
+    init(_ tensors: [TensorDescriptor], mapping: NameMapping) {
+        self.mapping = mapping
+        var bySource: [String: TensorDescriptor] = [:]
+        for t in tensors {
+            if let earlier = bySource[t.name] {
+                problems.append(.nameCollision(canonical: mapping.canonicalName(of: t.name), sources: [earlier.name, t.name]))
+                continue
+            }
+            bySource[t.name] = t
+            if mapping.isDeclaredExtra(t.name) {
+                declaredExtra.append(t)
+                continue
+            }
+            let canonical = mapping.canonicalName(of: t.name)
+            if let other = byCanonical[canonical] {
+                problems.append(.nameCollision(canonical: canonical, sources: [other.source, t.name]))
+                continue
+            }
+            byCanonical[canonical] = (t.name, t)
+            order.append(canonical)
+        }
+    }
+
+    /// 2. Every expected tensor, with its shape and a floating dtype, placed by its kind.
+    mutating func placeExpected(config: ModelConfig) -> [TensorKind: [PlannedTensor]] {
+        var missing: [PlanError.Missing] = []
+        var placed: [TensorKind: [PlannedTensor]] = [:]
+        for e in ReferenceTensors.expected(for: config) {
+            guard let (source, t) = byCanonical[e.name] else {
+                missing.append(.init(name: e.name, expectedShape: e.shape))
+                continue
+            }
+            used.insert(e.name)
+            let canonical = source == e.name ? nil : e.name
+            if t.shape != e.shape {
+                problems.append(.wrongShape(tensor: source, canonical: canonical, expected: e.shape, found: t.shape))
+            }
+            if !PlanError.allowedDTypes.contains(t.dtype) {
+                problems.append(.wrongDType(tensor: source, canonical: canonical, found: t.dtype))
+            }
+            placed[e.kind, default: []].append(PlannedTensor(name: e.name, sourceName: source, dtype: t.dtype, shape: t.shape,
+                                                               kind: e.kind, placement: Self.placement(e.kind, config: config, canonicalName: canonical)))
+        }
+        if !missing.isEmpty { problems.insert(.missing(missing), at: 0) }
+        return placed
+    }
+
+    /// Where a tensor of `kind` goes and what it is for.
+    static func placement(_ kind: TensorKind, config: ModelConfig, canonicalName: String?) -> TensorPlacement {
+        let groupOfLayer = { (l: Int) in l / config.layersPerGroup }
+        return switch kind {
+        case .contextGlobal: TensorPlacement(section: .shared, role: .context, canonicalName: canonicalName)
+        case let .contextLayer(l): TensorPlacement(section: .shared, role: .context, layer: l, canonicalName: canonicalName)
+        case let .replica(l): TensorPlacement(section: .group(groupOfLayer(l)), role: .replica, layer: l, canonicalName: canonicalName)
+        case let .resGate(l): TensorPlacement(section: .group(groupOfLayer(l)), role: .resGate, layer: l, canonicalName: canonicalName)
+        case .shared: TensorPlacement(section: .shared, role: .shared, canonicalName: canonicalName)
+        }
+    }
+
+    /// 3. What is left: extra when allowed (with the declared extras), otherwise a problem listing it.
+    mutating func leftovers(config: ModelConfig, allowExtra: Bool) -> [PlannedTensor] {
+        var extra = declaredExtra.map(ExpertGroupPlan.extraTensor)
+        var unexpected: [PlanError.Unexpected] = []
+        for canonical in order where !used.contains(canonical) {
+            let (source, t) = byCanonical[canonical]!
+            if allowExtra {
+                extra.append(ExpertGroupPlan.extraTensor(t))
+            } else {
+                var hint: String?
+                if let l = ReferenceTensors.layerIndex(inCanonicalName: canonical), l >= config.numHiddenLayers {
+                    hint = "layer \(l) is beyond num_hidden_layers \(config.numHiddenLayers)"
+                }
+                unexpected.append(.init(source: source, canonical: canonical == source ? nil : canonical, hint: hint))
+            }
+        }
+        if !unexpected.isEmpty { problems.append(.unexpected(unexpected)) }
+        return extra
+    }
 }

@@ -99,76 +99,20 @@ extension LatteRun {
     /// workspace and the sampler's buffers. Inputs and outputs (twice: arrays, then the
     /// serialized file) come on top of the larger phase.
     public static func estimate(model: LatteModel, inputs: RunInputs, steps: Int = 40, cfgScale: Float = 1) -> RunEstimate {
-        let d = model.dims, fp = model.footprint, cfg = model.config
-        let guided = cfgScale != 1 && inputs.noise != nil
-        var contexts = [inputs.contextIDs.count]
-        if guided, let u = inputs.uncondIDs { contexts.append(u.count) }
-        let maxT = contexts.max() ?? 0
-        let sampling = inputs.noise != nil
-        let evaluations = inputs.timesteps ?? []
-        let velocity = sampling || !evaluations.isEmpty
-        let n = d.tokens
-        let latent = d.latentCount
-
-        // Groups the run reads: those of the sampler's t = i/S and of the given timesteps.
-        var groups = Set<Int>()
-        if sampling { for i in 0 ..< max(steps, 0) { groups.insert(cfg.group(ofTimestep: Double(i) / Double(steps))) } }
-        for t in evaluations { groups.insert(cfg.group(ofTimestep: Double(t))) }
-
-        let contextStates = Checked.sum(contexts.map { t in
-            Checked.sum(Checked.product(2, d.layers, bufferBytes([Checked.product(t, d.kvDim)])), bufferBytes([Checked.product(t, d.d)]))
-        })
-        let positions = Checked.sum(maxT, velocity ? n : 0) ?? 0
-        let rope = Checked.sum(bufferBytes([Checked.product(positions, d.headDim / 2), Checked.product(positions, d.headDim / 2)]), 8)
-        let prefillWorkspace = maxT > 0 ? bufferBytes(PrefillWorkspace.sizes(rows: maxT, d, block: model.scoreBlock)) : 0
-        let source = model.source
-        let prefillNames = [Names.embed] + (0 ..< d.layers).flatMap { Names.contextLayer($0, d).map(\.0) }
-        let prefillScratch = largest(prefillNames.map { source.readScratchBytes($0) })
-        var prefill: [(String, Int?)] = [
-            ("shared weights", fp.sharedBytes), ("a context layer", maxT > 0 ? fp.layerBytes : 0),
-            ("context states", contextStates), ("prefill workspace", prefillWorkspace), ("RoPE table", rope),
-            ("decoded copies in the weight source", prefillScratch),
-        ]
-
-        var stepPhase: [(String, Int?)] = []
-        if velocity {
-            let sizes = StepWorkspace.sizes(maxKeys: maxT + n, d, block: model.scoreBlock)
-            let maps = bufferBytes([sizes[6], sizes[7]])
-            let rest = bufferBytes(Array(sizes[0 ..< 6]) + Array(sizes[8...]))
-            // A step's conditioning is freed when the next one is in place: two at a time.
-            let conditioning = Checked.product(2, Checked.sum(Checked.product(d.layersPerGroup, bufferBytes([4 * d.d + d.heads])),
-                                                               bufferBytes([2 * d.d])))
-            // A source keeps one group's decoded copy at a time (the last one prepared).
-            let groupScratch = groups.map { g in
-                let layers = g * d.layersPerGroup ..< (g + 1) * d.layersPerGroup
-                return Checked.sum(source.preparedBytes(group: g),
-                                   largest(layers.flatMap { Names.replicaLayer($0, d) }.map { source.readScratchBytes($0.0) }))
-            }
-            let scratch = largest(groupScratch)
-            stepPhase = [
-                ("shared weights", fp.sharedBytes), ("replica groups \(groups.sorted())", Checked.product(groups.count, fp.groupBytes)),
-                ("context states", contextStates), ("residual-attention maps", maps), ("step workspace", rest),
-                ("RoPE table", rope), ("sampler buffers", sampling ? bufferBytes([latent, latent, latent]) : 0),
-                ("step conditioning", conditioning),
-                ("decoded copies in the weight source", scratch),
-            ]
-        }
-        let inputsBytes = Checked.sum(Checked.product(8, inputs.contextIDs.count + (inputs.uncondIDs?.count ?? 0)),
-                                      Checked.floats(inputs.noise?.count ?? 0), Checked.floats(inputs.xT?.count ?? 0),
-                                      Checked.floats(evaluations.count))
-        let outputBytes = Checked.sum(Checked.floats(sampling ? latent : 0), Checked.floats(Checked.product(evaluations.count, latent)),
-                                      Checked.floats(Checked.product(inputs.contextIDs.count, d.d)))
-        let io: (String, Int?) = ("inputs and outputs", Checked.sum(inputsBytes, Checked.product(2, outputBytes),
-                                                                   Checked.floats(evaluations.isEmpty ? 0 : 2 * latent)))
-        let notInLedger: Set<String> = [io.0, "decoded copies in the weight source"]
+        let run = RunShape(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale)
+        let contextStates = run.contextStateBytes
+        var prefill = run.prefillPhase(contextStates: contextStates)
+        var stepPhase = run.velocity ? run.stepPhase(contextStates: contextStates) : []
+        let io: (String, Int?) = ("inputs and outputs", run.inputOutputBytes)
+        let notInLedger: Set<String> = [io.0, RunShape.sourceCopies]
         func held(_ phase: [(String, Int?)]) -> Int? { Checked.sum(phase.filter { !notInLedger.contains($0.0) }.map(\.1)) }
-        let modelBytes: Int? = if let a = held(prefill), let b = velocity ? held(stepPhase) : 0 { max(a, b) } else { nil }
+        let modelBytes: Int? = if let a = held(prefill), let b = run.velocity ? held(stepPhase) : 0 { max(a, b) } else { nil }
         prefill.append(io)
-        if velocity { stepPhase.append(io) }
+        if run.velocity { stepPhase.append(io) }
         let prefillTotal = Checked.sum(prefill.map(\.1)), stepTotal = Checked.sum(stepPhase.map(\.1))
         let peakPhase: [(String, Int?)]
         let peak: Int?
-        if let a = prefillTotal, let b = velocity ? stepTotal : 0 {
+        if let a = prefillTotal, let b = run.velocity ? stepTotal : 0 {
             peak = max(a, b)
             peakPhase = a >= b ? prefill : stepPhase
         } else {
@@ -176,9 +120,111 @@ extension LatteRun {
             peakPhase = prefillTotal == nil ? prefill : stepPhase
         }
         let parts = peakPhase.map { ($0.0, $0.1 ?? Int.max) }.sorted { $0.1 > $1.1 }
+        return RunEstimate(peakBytes: peak, modelBytes: modelBytes, parts: parts, operations: run.operations, shape: run.description)
+    }
+}
 
-        // Work, in float64.
-        let D = Double(d.d), F = Double(d.f), H = Double(d.heads), hd = Double(d.headDim), N = Double(n)
+/// What a run reads and holds, from the model and the inputs: the phases `estimate` sizes.
+private struct RunShape {
+    static let sourceCopies = "decoded copies in the weight source"
+
+    let model: LatteModel
+    let inputs: RunInputs
+    let steps: Int
+    let d: Dims
+    let guided: Bool
+    /// The context lengths prefilled: the prompt's, and the unconditional one's when guided.
+    let contexts: [Int]
+    let maxT: Int
+    let sampling: Bool
+    let evaluations: [Float]
+    let velocity: Bool
+    /// Groups the run reads: those of the sampler's t = i/S and of the given timesteps.
+    let groups: Set<Int>
+
+    init(model: LatteModel, inputs: RunInputs, steps: Int, cfgScale: Float) {
+        self.model = model
+        self.inputs = inputs
+        self.steps = steps
+        d = model.dims
+        guided = cfgScale != 1 && inputs.noise != nil
+        var contexts = [inputs.contextIDs.count]
+        if guided, let u = inputs.uncondIDs { contexts.append(u.count) }
+        self.contexts = contexts
+        maxT = contexts.max() ?? 0
+        sampling = inputs.noise != nil
+        evaluations = inputs.timesteps ?? []
+        velocity = sampling || !evaluations.isEmpty
+        var groups = Set<Int>()
+        if sampling { for i in 0 ..< max(steps, 0) { groups.insert(model.config.group(ofTimestep: Double(i) / Double(steps))) } }
+        for t in evaluations { groups.insert(model.config.group(ofTimestep: Double(t))) }
+        self.groups = groups
+    }
+
+    var contextStateBytes: Int? {
+        Checked.sum(contexts.map { t in
+            Checked.sum(Checked.product(2, d.layers, bufferBytes([Checked.product(t, d.kvDim)])), bufferBytes([Checked.product(t, d.d)]))
+        })
+    }
+
+    var ropeBytes: Int? {
+        let positions = Checked.sum(maxT, velocity ? d.tokens : 0) ?? 0
+        return Checked.sum(bufferBytes([Checked.product(positions, d.headDim / 2), Checked.product(positions, d.headDim / 2)]), 8)
+    }
+
+    /// The prefill holds the shared weights, the context states, one context layer and the prefill workspace.
+    func prefillPhase(contextStates: Int?) -> [(String, Int?)] {
+        let fp = model.footprint
+        let prefillWorkspace = maxT > 0 ? bufferBytes(PrefillWorkspace.sizes(rows: maxT, d, block: model.scoreBlock)) : 0
+        let prefillNames = [Names.embed] + (0 ..< d.layers).flatMap { Names.contextLayer($0, d).map(\.0) }
+        let prefillScratch = largest(prefillNames.map { model.source.readScratchBytes($0) })
+        return [
+            ("shared weights", fp.sharedBytes), ("a context layer", maxT > 0 ? fp.layerBytes : 0),
+            ("context states", contextStates), ("prefill workspace", prefillWorkspace), ("RoPE table", ropeBytes),
+            (Self.sourceCopies, prefillScratch),
+        ]
+    }
+
+    /// The steps hold the shared weights, every group their timesteps need, the context
+    /// states, the step workspace and the sampler's buffers.
+    func stepPhase(contextStates: Int?) -> [(String, Int?)] {
+        let fp = model.footprint, source = model.source
+        let sizes = StepWorkspace.sizes(maxKeys: maxT + d.tokens, d, block: model.scoreBlock)
+        let maps = bufferBytes([sizes[6], sizes[7]])
+        let rest = bufferBytes(Array(sizes[0 ..< 6]) + Array(sizes[8...]))
+        // A step's conditioning is freed when the next one is in place: two at a time.
+        let conditioning = Checked.product(2, Checked.sum(Checked.product(d.layersPerGroup, bufferBytes([4 * d.d + d.heads])),
+                                                           bufferBytes([2 * d.d])))
+        // A source keeps one group's decoded copy at a time (the last one prepared).
+        let groupScratch = groups.map { g in
+            let layers = g * d.layersPerGroup ..< (g + 1) * d.layersPerGroup
+            return Checked.sum(source.preparedBytes(group: g),
+                               largest(layers.flatMap { Names.replicaLayer($0, d) }.map { source.readScratchBytes($0.0) }))
+        }
+        let latent = d.latentCount
+        return [
+            ("shared weights", fp.sharedBytes), ("replica groups \(groups.sorted())", Checked.product(groups.count, fp.groupBytes)),
+            ("context states", contextStates), ("residual-attention maps", maps), ("step workspace", rest),
+            ("RoPE table", ropeBytes), ("sampler buffers", sampling ? bufferBytes([latent, latent, latent]) : 0),
+            ("step conditioning", conditioning),
+            (Self.sourceCopies, largest(groupScratch)),
+        ]
+    }
+
+    /// Inputs and outputs: the outputs twice (arrays, then the serialized file).
+    var inputOutputBytes: Int? {
+        let latent = d.latentCount
+        let inputsBytes = Checked.sum(Checked.product(8, inputs.contextIDs.count + (inputs.uncondIDs?.count ?? 0)),
+                                      Checked.floats(inputs.noise?.count ?? 0), Checked.floats(inputs.xT?.count ?? 0),
+                                      Checked.floats(evaluations.count))
+        let outputBytes = Checked.sum(Checked.floats(sampling ? latent : 0), Checked.floats(Checked.product(evaluations.count, latent)),
+                                      Checked.floats(Checked.product(inputs.contextIDs.count, d.d)))
+        return Checked.sum(inputsBytes, Checked.product(2, outputBytes), Checked.floats(evaluations.isEmpty ? 0 : 2 * latent))
+    }
+
+    /// The work, in float64.
+    var operations: Double {
+        let D = Double(d.d), F = Double(d.f), H = Double(d.heads), hd = Double(d.headDim), N = Double(d.tokens)
         let linearPerToken = 2 * (Double(d.qkvDim) * D + D * Double(d.qDim) + 2 * F * D + D * F) + 40 * D
         let perPair = 4 * hd + 8 + (d.residualAttention ? 2 : 0)
         let fixed = RunEstimate.fixedOperationsPerCall
@@ -193,12 +239,16 @@ extension LatteRun {
             work += Double(steps) * (conditioningWork + pass(Double(contexts[0])) + (guided ? pass(Double(contexts.last!)) : 0))
         }
         work += Double(evaluations.count) * (conditioningWork + pass(Double(contexts[0])))
+        return work
+    }
 
+    /// Steps, passes per step, velocity evaluations, image tokens and context lengths, for messages.
+    var description: String {
         var shape: [String] = []
         if sampling { shape.append("\(steps) step\(steps == 1 ? "" : "s") × \(guided ? 2 : 1) pass\(guided ? "es" : "")") }
         if !evaluations.isEmpty { shape.append("\(evaluations.count) velocity evaluations") }
-        if velocity { shape.append("\(d.layersPerGroup) layer\(d.layersPerGroup == 1 ? "" : "s") × \(n) image tokens") }
+        if velocity { shape.append("\(d.layersPerGroup) layer\(d.layersPerGroup == 1 ? "" : "s") × \(d.tokens) image tokens") }
         shape.append("context \(contexts.map(String.init).joined(separator: " and ")) tokens through \(d.layers) layers of width \(d.d)")
-        return RunEstimate(peakBytes: peak, modelBytes: modelBytes, parts: parts, operations: work, shape: shape.joined(separator: ", "))
+        return shape.joined(separator: ", ")
     }
 }

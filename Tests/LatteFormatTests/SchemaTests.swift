@@ -39,7 +39,7 @@ import LatteTestSupport
         writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint(), metadata: [("format", "pt")])
         writeFile(dir.file("extra.bin"), [1, 2, 3])
         let plan = SectionPlan(placements: Dictionary(uniqueKeysWithValues: syntheticCheckpoint().enumerated().map {
-            ($0.element.name, $0.offset % 2 == 0 ? TensorPlacement(section: .group($0.offset % 3), role: "replica", layer: $0.offset) : TensorPlacement(section: .shared, role: "shared"))
+            ($0.element.name, $0.offset % 2 == 0 ? TensorPlacement(section: .group($0.offset % 3), role: .replica, layer: $0.offset) : TensorPlacement(section: .shared, role: .shared))
         }), planJSON: .object([("groups", .array([]))]))
         var options = testOptions()
         options.embeddedFiles = [("extra.bin", dir.file("extra.bin"))]

@@ -57,11 +57,11 @@ import LatteTestSupport
         }
         writeSafetensors(dir.file("model.safetensors"), tensors)
         let plan = SectionPlan(placements: [
-            "layers.0.w": TensorPlacement(section: .group(0), role: "replica", layer: 0),
-            "layers.1.w": TensorPlacement(section: .group(1), role: "replica", layer: 1),
-            "layers.2.w": TensorPlacement(section: .group(1), role: "replica", layer: 2),
-            "shared.w": TensorPlacement(section: .shared, role: "shared"),
-            "odd.w": TensorPlacement(section: .extra, role: "extra"),
+            "layers.0.w": TensorPlacement(section: .group(0), role: .replica, layer: 0),
+            "layers.1.w": TensorPlacement(section: .group(1), role: .replica, layer: 1),
+            "layers.2.w": TensorPlacement(section: .group(1), role: .replica, layer: 2),
+            "shared.w": TensorPlacement(section: .shared, role: .shared),
+            "odd.w": TensorPlacement(section: .extra, role: .extra),
         ], planJSON: .object([("num_groups", .int(2)), ("groups", .array([.object([("index", .int(0))]), .object([("index", .int(1))])]))]))
         let c = try CheckpointReader.open(path: dir.file("model.safetensors"))
         try LatteWriter.write(c, plan: plan, to: dir.file("m.latte"), options: testOptions(chunkSize: 1024))

@@ -113,7 +113,7 @@ import LatteTestSupport
         let layer = try #require(b.plan.tensor(named: "model.layers.5.mlp.down_proj.weight"))
         #expect(layer.sourceName == c.layers + "5.mlp.down_proj.weight")
         #expect(b.plan.sectionPlan.placements[c.layers + "5.mlp.down_proj.weight"]
-            == TensorPlacement(section: .shared, role: "context", layer: 5, canonicalName: "model.layers.5.mlp.down_proj.weight"))
+            == TensorPlacement(section: .shared, role: .context, layer: 5, canonicalName: "model.layers.5.mlp.down_proj.weight"))
         #expect(b.plan.sectionPlan.placements["gen.layers.5.res_gate.weight"]?.canonicalName == nil)
 
         // Without the mapping the foreign names are refused.

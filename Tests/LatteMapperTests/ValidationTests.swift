@@ -100,7 +100,7 @@ import LatteTestSupport
         ]
         let p = try plan(tensors, config, allowExtra: true)
         #expect(p.extra.map(\.sourceName) == ["lm_head.weight", "step"])
-        #expect(p.sectionPlan.placements["lm_head.weight"] == TensorPlacement(section: .extra, role: "extra"))
+        #expect(p.sectionPlan.placements["lm_head.weight"] == TensorPlacement(section: .extra, role: .extra))
         #expect(p.sectionPlan.placements["step"]?.section == .extra)
         #expect(p.planJSON["extra"] == .array([.string("lm_head.weight"), .string("step")]))
         #expect(p.tensors.count == tensors.count)

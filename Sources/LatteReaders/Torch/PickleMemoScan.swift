@@ -58,38 +58,37 @@ struct PickleMemoScan {
             return UnsafeRawBufferPointer(rebasing: b[pos ..< end])
         }
         while pos < b.count {
-            let op = b[pos]
+            guard let op = PickleMachine.Opcode(rawValue: b[pos]) else { return nil }
             pos += 1
             switch op {
-            case 0x2E: return bits // STOP
-            // No argument.
-            case 0x28, 0x29, 0x30, 0x31, 0x32, 0x4E, 0x52, 0x51, 0x5D, 0x61, 0x62, 0x64, 0x65, 0x6C, 0x73, 0x74, 0x75,
-                 0x7D, 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8F, 0x90, 0x91, 0x92, 0x93, 0x94, 0x97, 0x98, 0x6F:
+            case .STOP: return bits
+            case .MARK, .EMPTY_TUPLE, .POP, .POP_MARK, .DUP, .NONE, .REDUCE, .BINPERSID, .EMPTY_LIST, .APPEND, .BUILD, .DICT,
+                 .APPENDS, .LIST, .SETITEM, .TUPLE, .SETITEMS, .EMPTY_DICT, .NEWOBJ, .TUPLE1, .TUPLE2, .TUPLE3, .NEWTRUE,
+                 .NEWFALSE, .EMPTY_SET, .ADDITEMS, .FROZENSET, .NEWOBJ_EX, .STACK_GLOBAL, .MEMOIZE, .NEXT_BUFFER,
+                 .READONLY_BUFFER, .OBJ:
                 continue
             // Fixed-width arguments.
-            case 0x80, 0x4B, 0x71, 0x82: guard skip(1) else { return nil } // PROTO BININT1 BINPUT EXT1
-            case 0x4D, 0x83: guard skip(2) else { return nil } // BININT2 EXT2
-            case 0x4A, 0x72, 0x84: guard skip(4) else { return nil } // BININT LONG_BINPUT EXT4
-            case 0x47, 0x95: guard skip(8) else { return nil } // BINFLOAT FRAME
-            case 0x68: guard let i = uint(1) else { return nil }; mark(i) // BINGET
-            case 0x6A: guard let i = uint(4) else { return nil }; mark(i) // LONG_BINGET
+            case .PROTO, .BININT1, .BINPUT, .EXT1: guard skip(1) else { return nil }
+            case .BININT2, .EXT2: guard skip(2) else { return nil }
+            case .BININT, .LONG_BINPUT, .EXT4: guard skip(4) else { return nil }
+            case .BINFLOAT, .FRAME: guard skip(8) else { return nil }
+            case .BINGET: guard let i = uint(1) else { return nil }; mark(i)
+            case .LONG_BINGET: guard let i = uint(4) else { return nil }; mark(i)
             // Length-prefixed arguments.
-            case 0x8A, 0x8C, 0x55, 0x43: // LONG1 SHORT_BINUNICODE SHORT_BINSTRING SHORT_BINBYTES
+            case .LONG1, .SHORT_BINUNICODE, .SHORT_BINSTRING, .SHORT_BINBYTES:
                 guard let n = uint(1), skip(n) else { return nil }
-            case 0x8B, 0x58, 0x54, 0x42: // LONG4 BINUNICODE BINSTRING BINBYTES
+            case .LONG4, .BINUNICODE, .BINSTRING, .BINBYTES:
                 guard let n = uint(4), skip(n) else { return nil }
-            case 0x8D, 0x8E, 0x96: // BINUNICODE8 BINBYTES8 BYTEARRAY8
+            case .BINUNICODE8, .BINBYTES8, .BYTEARRAY8:
                 guard let n = uint(8), skip(n) else { return nil }
             // Text arguments.
-            case 0x49, 0x4C, 0x46, 0x53, 0x56, 0x50, 0x70: // INT LONG FLOAT STRING UNICODE PERSID PUT
+            case .INT, .LONG, .FLOAT, .STRING, .UNICODE, .PERSID, .PUT:
                 guard line() != nil else { return nil }
-            case 0x63, 0x69: // GLOBAL INST
+            case .GLOBAL, .INST:
                 guard line() != nil, line() != nil else { return nil }
-            case 0x67: // GET
+            case .GET:
                 guard let t = line(), let i = UInt64(String(decoding: t, as: UTF8.self)) else { return nil }
                 mark(i)
-            default:
-                return nil
             }
         }
         return nil

@@ -43,7 +43,7 @@ enum LatteSeeds {
         if r.chance(40) {
             var placements: [String: TensorPlacement] = [:]
             for (i, t) in tensors.enumerated() {
-                placements[t.name] = TensorPlacement(section: i % 3 == 0 ? .shared : .group(i % 3), role: i % 3 == 0 ? "shared" : "replica",
+                placements[t.name] = TensorPlacement(section: i % 3 == 0 ? .shared : .group(i % 3), role: i % 3 == 0 ? .shared : .replica,
                                                      layer: i)
             }
             plan = SectionPlan(placements: placements, planJSON: .object([]))
