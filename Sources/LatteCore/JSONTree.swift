@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import LatteSystem
 
 /// A parsed JSON document: the tape and the text it points into, for readers that walk large
 /// documents (a safetensors header of 10^6 tensors, a manifest) in place.

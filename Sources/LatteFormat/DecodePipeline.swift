@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 import Dispatch
 import LatteCore
 
@@ -20,30 +16,6 @@ final class AlignedBuffer: @unchecked Sendable {
     init(size: Int) { bytes = .allocate(byteCount: max(size, 1), alignment: 64) }
 
     deinit { bytes.deallocate() }
-}
-
-/// A pthread mutex at a stable heap address (a `pthread_mutex_t` stored inline in a Swift
-/// object and passed as `&property` has no stable address: the call may get a temporary).
-final class HeapMutex: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deinitialize(count: 1)
-        mutex.deallocate()
-    }
-
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
 }
 
 /// One chunk to decode (`chunk` -1: an empty tensor, nothing to decode).
@@ -73,8 +45,7 @@ struct DecodePlan {
     init(_ tensors: [LatteTensor], requestedThreads requested: Int) {
         // Validated manifests: raw ≤ maxChunkSize (64 MiB), so none of the sums below comes near overflow.
         maxRaw = tensors.lazy.flatMap(\.chunks).map(\.raw).max() ?? 0
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        threads = max(1, min(requested, cores, LatteLayout.decodeScratchBytes / max(maxRaw, 1)))
+        threads = max(1, min(requested, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / max(maxRaw, 1)))
         let perBatch = threads * 4
         batches = [[]]
         var batchBytes = 0
@@ -173,7 +144,7 @@ final class DecodeBatch: @unchecked Sendable {
     /// Maps the batch's stored bytes (one `madvise` per run of adjacent chunks instead of a
     /// page fault per 4 KiB) and starts the workers.
     func start() {
-        for r in storedRanges { source.file.advise(r.lowerBound, r.count, MADV_POPULATE_READ) }
+        for r in storedRanges { source.file.advise(r.lowerBound, r.count, .populate) }
         let decodable = jobs.lazy.filter { $0.chunk >= 0 }.count
         guard decodable > 0 else { return }
         let n = max(1, min(source.scratch.count, decodable))
@@ -194,7 +165,7 @@ final class DecodeBatch: @unchecked Sendable {
     /// Drops the batch's stored pages from the resident set once it has been consumed: memory
     /// stays at two batches even when a whole multi-GB file is exported.
     func releaseStoredPages() {
-        for r in storedRanges { source.file.advise(r.lowerBound, r.count, MADV_DONTNEED) }
+        for r in storedRanges { source.file.advise(r.lowerBound, r.count, .drop) }
     }
 
     /// Worker `t` of `n`: jobs t, t + n, … (static striding: chunks are nearly equal in size).

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 import Dispatch
 import LatteCore
 
@@ -10,7 +6,7 @@ import LatteCore
 public struct LatteWriteOptions: Sendable {
     public var codec = CodecOptions()
     /// Worker threads compressing chunks (default: every online core).
-    public var threads: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    public var threads: Int = SystemInfo.onlineCores
     /// Raw bytes per chunk (a multiple of 8, so chunks hold whole elements of every dtype).
     public var chunkSize = LatteLayout.defaultChunkSize
     /// A config file to record instead of the checkpoint's own `config.json`.
@@ -414,7 +410,8 @@ private final class Job {
         options.progress?(done, total)
     }
 
-    /// Records a finished item and releases its source pages.
+    /// Records a finished item and drops its source pages from our resident set (they stay in
+    /// the page cache): the peak RSS of a multi-GB conversion stays at the batch size.
     func finish(_ index: Int, _ o: Open) {
         let item = layout.items[index]
         switch item.source {
@@ -424,12 +421,12 @@ private final class Job {
             tensors[t] = LatteTensor(name: item.placement?.canonicalName ?? e.name, dtype: e.dtype, shape: e.shape, nbytes: e.byteCount, section: item.section,
                                      role: item.placement?.role, group: item.placement?.group, layer: item.placement?.layer,
                                      checksum: o.hash.finalize(), chunks: o.chunks)
-            dropPages(c.files[e.file], e.storageOffset, e.storageLength)
+            c.files[e.file].advise(e.storageOffset, e.storageLength, .drop)
         case let .blob(b):
             let f = o.holder as! MappedFile
             blobs[b] = LatteBlob(name: options.embeddedFiles[b].name, section: item.section, nbytes: f.size,
                                  checksum: o.hash.finalize(), chunks: o.chunks)
-            dropPages(f, 0, f.size)
+            f.advise(0, f.size, .drop)
         }
         open[index] = nil
     }

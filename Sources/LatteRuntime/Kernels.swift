@@ -1,11 +1,6 @@
 import COpenBLAS
 import CLatteKernels
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 
 /// A fixed-size float32 buffer, 64-byte aligned, owned by this object.
 ///
@@ -47,20 +42,18 @@ final class FloatBuffer: @unchecked Sendable {
         self.ledger = ledger
         self.reserved = reserved
         let bytes = max(count, 1) * 4
-        #if os(Linux)
         if bytes >= Self.mapThreshold {
             let length = bytes + Self.hugePage
             let m = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
             if let m, m != MAP_FAILED {
                 let aligned = (Int(bitPattern: m) + Self.hugePage - 1) / Self.hugePage * Self.hugePage
                 let start = UnsafeMutableRawPointer(bitPattern: aligned)!
-                _ = madvise(start, bytes, Int32(MADV_HUGEPAGE))
+                advise(UnsafeRawBufferPointer(start: start, count: bytes), .hugePages)
                 mapping = (m, length)
                 p = start.bindMemory(to: Float.self, capacity: count)
                 return
             }
         }
-        #endif
         mapping = nil
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         p = raw.bindMemory(to: Float.self, capacity: max(count, 1))

@@ -1,11 +1,6 @@
 import LatteCore
 import LatteFormat
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 
 /// One float32 output tensor.
 public struct OutputTensor: Sendable, Equatable {

@@ -1,11 +1,6 @@
 import CLatteKernels
 import LatteCore
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 
 /// Where the runtime gets its weights: by name, decoded to float32, one tensor at a time.
 ///
@@ -158,13 +153,7 @@ public final class CheckpointWeightSource: WeightSource, @unchecked Sendable {
     }
 
     private func release(_ raw: UnsafeRawBufferPointer) {
-        guard releasesPagesAfterReading, let base = raw.baseAddress else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        guard page > 0 else { return }
-        let start = (Int(bitPattern: base) + page - 1) / page * page
-        let end = (Int(bitPattern: base) + raw.count) / page * page
-        guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
-        _ = madvise(p, end - start, Int32(MADV_DONTNEED))
+        if releasesPagesAfterReading { advise(raw, .drop) }
     }
 
     public func shape(_ name: String) -> [Int]? { checkpoint.tensor(named: name)?.shape }

@@ -1,24 +1,21 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import LatteSystem
 import LatteCore
 
 /// A one-line progress bar on stderr: bytes done, throughput, ETA. Redrawn at most ten
 /// times a second; only used when stderr is a terminal.
-final class ProgressBar: @unchecked Sendable {
-    private let start = ProgressBar.now()
-    private var lastDraw = 0.0
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+final class ProgressBar: Sendable {
+    private let start = monotonicSeconds()
+    /// When the bar was last drawn (progress callbacks are `@Sendable`: any thread may call).
+    private let lastDraw = HeapMutex(0.0)
 
     func update(_ done: Int, _ total: Int) {
-        let t = ProgressBar.now()
-        if t - lastDraw < 0.1 && done < total { return }
-        lastDraw = t
+        let t = monotonicSeconds()
+        let due = lastDraw.withLock { last in
+            guard t - last >= 0.1 || done >= total else { return false }
+            last = t
+            return true
+        }
+        guard due else { return }
         let elapsed = max(t - start, 1e-6)
         let fraction = total == 0 ? 1 : Double(done) / Double(total)
         let width = 30
