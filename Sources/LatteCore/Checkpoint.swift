@@ -13,7 +13,7 @@ public enum CheckpointFormat: String, Sendable, Codable {
 ///
 /// Tensors keep the order the reader gives them (file order for safetensors, pickle
 /// order for PyTorch). Bytes are read lazily through `bytes(of:)`.
-public final class Checkpoint: @unchecked Sendable {
+public final class Checkpoint: Sendable {
     public let format: CheckpointFormat
     /// The mapped files, in the order `TensorEntry.file` indexes them.
     public let files: [MappedFile]
@@ -177,6 +177,9 @@ public func swapBytes(_ buffer: UnsafeMutableRawBufferPointer, unit: Int) {
 }
 
 /// A tensor's contiguous bytes: a slice of a memory map (kept alive here) or an owned copy.
+///
+/// Unchecked Sendable (`mapped` is a pointer): every field is immutable, and `mapped`
+/// points into `owner`'s read-only map, which this value keeps alive.
 public struct TensorBytes: @unchecked Sendable {
     private let owner: AnyObject?
     private let mapped: UnsafeRawBufferPointer?

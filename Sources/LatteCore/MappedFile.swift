@@ -5,6 +5,9 @@ import LatteSystem
 /// Mapping costs nothing until pages are touched, so a multi-GB checkpoint is never read
 /// into memory: readers take `UnsafeRawBufferPointer` slices of it and the kernel pages
 /// in only what is used.
+///
+/// Unchecked Sendable (`base` is a pointer): every property is immutable and the map is
+/// read-only (`PROT_READ`), unmapped only in `deinit`, when no one holds the object.
 public final class MappedFile: @unchecked Sendable {
     /// The path the file was opened with.
     public let path: String

@@ -10,6 +10,9 @@ import LatteCore
 // caller's `sink` into a file the caller discards once `stream` throws.
 
 /// A heap-allocated, 64-byte aligned buffer, freed when its last owner goes.
+///
+/// Unchecked Sendable: the pointer never changes; who writes which bytes, and when, is the
+/// ownership rule above (one worker per slice, read after the batch's wait).
 final class AlignedBuffer: @unchecked Sendable {
     let bytes: UnsafeMutableRawBufferPointer
 
@@ -77,6 +80,7 @@ struct DecodePlan {
 /// What each chunk of a batch came to. Each slot is written by exactly one worker and read
 /// by the consumer only after the batch's group is done (the wait orders the accesses):
 /// separate heap slots, not one Swift array that several threads would mutate at once.
+/// (That order is why the unchecked Sendable is safe: the pointer itself never changes.)
 final class DecodeOutcomes: @unchecked Sendable {
     enum Outcome { case pending, decoded, failed(any Error) }
     private let slots: UnsafeMutablePointer<Outcome>
@@ -98,7 +102,7 @@ final class DecodeOutcomes: @unchecked Sendable {
 }
 
 /// What every batch of one `stream` call reads from.
-final class DecodeSource: @unchecked Sendable {
+final class DecodeSource: Sendable {
     let file: MappedFile
     let path: String
     let tensors: [LatteTensor]
@@ -121,7 +125,7 @@ final class DecodeSource: @unchecked Sendable {
 
 /// One batch of chunks being decoded on the global queue. It owns its slab (and, through its
 /// source, the scratch buffers); the workers' closure owns the batch.
-final class DecodeBatch: @unchecked Sendable {
+final class DecodeBatch: Sendable {
     let jobs: [DecodeJob]
     let outcomes: DecodeOutcomes
     private let slab: AlignedBuffer

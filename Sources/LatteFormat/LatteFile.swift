@@ -6,7 +6,7 @@ import LatteCore
 /// (manifest checksum, every offset inside the data region, every size bounded) before any
 /// tensor is exposed. Tensor reads decompress only that tensor's chunks and verify its
 /// checksum; `decompressedSections` records which sections any read has touched.
-public final class LatteFile: @unchecked Sendable {
+public final class LatteFile: Sendable {
     public let path: String
     public let manifest: LatteManifest
     /// The file's size in bytes.

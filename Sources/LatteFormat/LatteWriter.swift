@@ -142,10 +142,12 @@ enum ReadBackRules {
     }
 }
 
-/// Results of one worker, written by one thread and read after the barrier.
-/// Results written by worker threads, one slot each, read after the workers' group is done
-/// (the wait orders the accesses). Separate heap slots: a Swift array mutated from several
-/// threads at once is a data race even when the indices differ.
+/// Results written by worker threads, one slot each, read after the workers' group is done.
+/// Separate heap slots: a Swift array mutated from several threads at once is a data race
+/// even when the indices differ.
+///
+/// Unchecked Sendable: the pointer never changes, each slot has one writer, and the readers
+/// read only after `DispatchGroup.wait`, which orders the writes before them.
 private final class Slots<T>: @unchecked Sendable {
     private let slots: UnsafeMutablePointer<T?>
     let count: Int
@@ -193,6 +195,10 @@ private final class Job {
     }
 
     /// A chunk waiting in the batch: where its raw bytes are and whose they are.
+    ///
+    /// Unchecked Sendable (`bytes` is a pointer): the encoding workers only read the bytes,
+    /// and they stay valid until the batch is written, in the checkpoint's map (the job
+    /// holds the checkpoint) or in `holder`.
     struct Pending: @unchecked Sendable {
         var item: Int
         var bytes: UnsafeRawBufferPointer

@@ -7,7 +7,10 @@ import LatteSystem
 /// Large buffers (weights, big scratch) are anonymous mappings aligned to 2 MiB and marked
 /// for transparent huge pages: far fewer page faults when a group's weights are first
 /// written, and fewer TLB misses when sgemm streams through them.
-final class FloatBuffer: @unchecked Sendable {
+///
+/// Not Sendable: anyone holding it writes through `p`. A model's buffers belong to the one
+/// run using them (the kernels' threads are OpenBLAS's, inside each call).
+final class FloatBuffer {
     let count: Int
     let p: UnsafeMutablePointer<Float>
     private let mapping: (base: UnsafeMutableRawPointer, length: Int)?
@@ -193,7 +196,7 @@ enum Kernels {
 
 /// cos and sin of RoPE angles, [positions, headDim/2] each (the second half of HF's
 /// `cat(freqs, freqs)` table repeats the first): angle = position * theta^(-2j/hd), float32.
-final class RopeTable: @unchecked Sendable {
+final class RopeTable {
     let positions: Int
     let half: Int
     let cos: FloatBuffer

@@ -30,7 +30,7 @@ public final class ContextState {
 
 /// Everything of a timestep that does not depend on the latent: its group, the time
 /// embedding, and per layer of the group the modulation chunks and residual gates.
-public final class StepConditioning: @unchecked Sendable {
+public final class StepConditioning {
     public let t: Double
     public let group: Int
     /// s = SiLU(temb), [D].

@@ -43,7 +43,8 @@ public enum ModelLoader {
 /// bytes of one group are kept until the next group is prepared: the model copies them
 /// into its float32 buffers right after `prepare`, so keeping every group's would only
 /// hold the replica weights twice (3 GB more for the paper's 2B model in BF16).
-public final class LatteFileWeightSource: WeightSource, @unchecked Sendable {
+/// Not Sendable: `prepare` replaces that cache, so one model uses a source at a time.
+public final class LatteFileWeightSource: WeightSource {
     public let file: LatteFile
     private var groupCache: [String: [UInt8]] = [:]
     private var base: ClosureWeightSource!

@@ -142,10 +142,10 @@ extension Float {
 /// simply re-read from the file if ever touched again): the process keeps the float32 copy
 /// only, and weights read once (the context model, read layer by layer during a prefill)
 /// do not stay in its resident set.
-public final class CheckpointWeightSource: WeightSource, @unchecked Sendable {
+public final class CheckpointWeightSource: WeightSource, Sendable {
     public let checkpoint: Checkpoint
     /// Whether to release the file pages of a tensor once it is decoded.
-    public var releasesPagesAfterReading: Bool
+    public let releasesPagesAfterReading: Bool
 
     public init(_ checkpoint: Checkpoint, releasesPagesAfterReading: Bool = true) {
         self.checkpoint = checkpoint
