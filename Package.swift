@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "LatteCoreTests", dependencies: [
             "LatteCore", "LatteJSONOracle", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
+        .testTarget(name: "LatteSystemTests", dependencies: ["LatteSystem"]),
         .testTarget(name: "LatteReadersTests", dependencies: ["LatteReaders"]),
         .testTarget(name: "LatteMapperTests", dependencies: ["LatteMapper", "LatteCore", "LatteReaders"]),
         .testTarget(name: "LatteRuntimeTests", dependencies: [
