@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "latte",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "latte", targets: ["latte"]),
         .library(name: "LatteCore", targets: ["LatteCore"]),
@@ -25,27 +24,30 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),  // SHA-256 (EVP)
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // System calls (retrying reads and writes, page advice, core count, clock, the lock) and
+        // the C library, re-exported: Linux only. Internal (`package` access, no product).
+        .target(name: "LatteSystem"),
         // The tensor model, memory maps, JSON and the errors every module shares.
-        .target(name: "LatteCore", dependencies: ["CCrypto"]),
+        .target(name: "LatteCore", dependencies: ["LatteSystem", "CCrypto"]),
         // json-c read into `JSONValue`: an independent parser to check ours against (never used to read files).
         .target(name: "LatteJSONOracle", dependencies: ["LatteCore", "CJSONC"]),
         // Checkpoint readers: safetensors, PyTorch zip/legacy/export, sharded indexes.
-        .target(name: "LatteReaders", dependencies: ["LatteCore"]),
+        .target(name: "LatteReaders", dependencies: ["LatteCore", "LatteSystem"]),
         // The timestep-expert mapper: config, layers to groups, residual-attention gates.
         .target(name: "LatteMapper", dependencies: ["LatteCore"]),
         // The `.latte` container: writer, reader, codecs, checksums, safetensors export.
-        .target(name: "LatteFormat", dependencies: ["LatteCore", "CZstd", "CLatteRANS"]),
+        .target(name: "LatteFormat", dependencies: ["LatteCore", "LatteReaders", "LatteSystem", "CZstd", "CLatteRANS"]),
         // The rANS plane codec's hot loops in C: AVX2 decoding, 8 lanes per instruction.
         .target(name: "CLatteRANS"),
         // Elementwise float kernels (exp-based activations, softmax) in C, vectorized by clang.
         .target(name: "CLatteKernels"),
         // The LaTtE-Flow runtime: context prefill, group-lazy timestep experts, Euler sampling.
-        .target(name: "LatteRuntime", dependencies: ["LatteCore", "LatteReaders", "LatteMapper", "COpenBLAS", "CLatteKernels", "LatteFormat"]),
+        .target(name: "LatteRuntime", dependencies: ["LatteCore", "LatteReaders", "LatteMapper", "LatteSystem", "COpenBLAS", "CLatteKernels", "LatteFormat"]),
         // The command line: thin, all logic lives in the libraries above.
         .executableTarget(
             name: "latte",
             dependencies: [
-                "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat", "LatteRuntime",
+                "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat", "LatteRuntime", "LatteSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "LatteCoreTests", dependencies: [
             "LatteCore", "LatteJSONOracle", "LatteTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
+        .testTarget(name: "LatteSystemTests", dependencies: ["LatteSystem"]),
         .testTarget(name: "LatteReadersTests", dependencies: [
             "LatteReaders", "LatteCore", "LatteTestSupport", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
@@ -64,7 +67,7 @@ let package = Package(
             "LatteRuntime", "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat", "LatteTestSupport",
         ]),
         .testTarget(name: "LatteFormatTests", dependencies: [
-            "LatteFormat", "LatteCore", "LatteReaders", "CZstd", "LatteTestSupport",
+            "LatteFormat", "LatteCore", "LatteReaders", "LatteSystem", "CZstd", "LatteTestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         // End-to-end: runs the built `latte` executable as users do.

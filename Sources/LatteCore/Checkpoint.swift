@@ -14,7 +14,7 @@ public enum CheckpointFormat: String, Sendable, Codable {
 ///
 /// Tensors keep the order the reader gives them (file order for safetensors, pickle
 /// order for PyTorch). Bytes are read lazily through `bytes(of:)`.
-public final class Checkpoint: TensorStore, @unchecked Sendable { // immutable after init
+public final class Checkpoint: TensorStore, Sendable {
     public let format: CheckpointFormat
     /// The regions tensors are read from, in the order `TensorEntry.file` indexes them:
     /// mapped files, or buffers in memory labelled by where they came from.

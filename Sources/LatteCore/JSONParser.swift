@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import LatteSystem
 
 /// A strict RFC 8259 parser writing a `JSONTape`.
 ///

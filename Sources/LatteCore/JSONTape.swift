@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import LatteSystem
 
 /// A parsed JSON text as a flat tape: one 64-bit word per value and per object key, in
 /// document order. Strings and numbers are not copied: a word holds the byte range of

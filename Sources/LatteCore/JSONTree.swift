@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import LatteSystem
 
 /// A parsed JSON document: the tape and the text it points into, for readers that walk large
 /// documents (a safetensors header of 10^6 tensors, a manifest) in place.
@@ -15,7 +13,10 @@ import Glibc
 /// text (bench/json, with the copy): 2.1x the document for 20 MB and 90 MB manifest-like
 /// documents (objects of ~10 keys with shape and chunk arrays) and a header of 10^6 tensors,
 /// where json-c's tree took 15.9x (19x for the header).
-public final class JSONTree: @unchecked Sendable { // immutable after init
+///
+/// Unchecked Sendable (it holds pointers): nothing is written after `init`; the tape and the
+/// owned text are freed only in `deinit`, and borrowed text stays valid as long as `owner`.
+public final class JSONTree: @unchecked Sendable {
     let document: JSONDocument
     private let tape: UnsafeMutablePointer<UInt64>
     /// The copy of the text this tree frees, or nil when `owner` holds the text.

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import LatteSystem
 
 /// A parsed JSON document. Objects keep their members in document order.
 public indirect enum JSONValue: Sendable, Equatable {

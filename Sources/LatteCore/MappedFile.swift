@@ -1,15 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 
 /// A read-only memory map of a whole file (`InputFile.open` + `mmap(PROT_READ, MAP_PRIVATE)`).
 ///
 /// Mapping costs nothing until pages are touched, so a multi-GB checkpoint is never read
 /// into memory: readers take `UnsafeRawBufferPointer` slices of it and the kernel pages
 /// in only what is used.
-public final class MappedFile: ByteRegion, @unchecked Sendable { // immutable after init
+///
+/// Unchecked Sendable (`base` is a pointer): every property is immutable and the map is
+/// read-only (`PROT_READ`), unmapped only in `deinit`, when no one holds the object.
+public final class MappedFile: ByteRegion, @unchecked Sendable {
     /// The path the file was opened with.
     public let path: String
     /// The file's size in bytes when it was mapped.
@@ -49,33 +48,34 @@ public final class MappedFile: ByteRegion, @unchecked Sendable { // immutable af
         guard stat(path, &st) == 0 else { throw FileAccessError.cannotOpen(path: path, errno: Errno(errno)) }
         if Int(st.st_size) != size { throw FileAccessError.changedWhileReading(path: path, was: size, now: Int(st.st_size)) }
     }
+
+    /// Page advice over bytes `offset ..< offset + length` of the map (cut at its end).
+    package func advise(_ offset: Int, _ length: Int, _ advice: PageAdvice) {
+        guard offset >= 0, length > 0, offset < size else { return }
+        LatteSystem.advise(UnsafeRawBufferPointer(rebasing: bytes[offset ..< offset + min(length, size - offset)]), advice)
+    }
 }
 
 /// The one way latte opens a file it reads: only regular files are read.
 public enum InputFile {
     /// Opens `path` read-only and returns the descriptor (the caller closes it) and the size.
     ///
-    /// `O_NONBLOCK` makes `open` return at once on a FIFO, which would otherwise block until
-    /// some writer opened it, and `O_NOCTTY` keeps a terminal device from becoming ours; then
-    /// `fstat` on the open descriptor (so no rename can swap the file between check and use)
-    /// refuses anything that is not a regular file, naming what it is. On a regular file
-    /// `O_NONBLOCK` has no effect on reads.
+    /// `FileIO.openForReading` does not block on a FIFO nor take a terminal; then `fstat` on
+    /// the open descriptor (so no rename can swap the file between check and use) refuses
+    /// anything that is not a regular file, naming what it is.
     public static func open(_ path: String) throws(FileAccessError) -> (fd: Int32, size: Int) {
-        let fd = openNonBlocking(path)
-        guard fd >= 0 else {
-            let e = errno
+        let fd: Int32
+        do { fd = try FileIO.openForReading(path) } catch {
             // A socket cannot be opened at all (ENXIO): say what it is rather than that.
-            var st = stat()
-            if e == ENXIO, stat(path, &st) == 0, FileKind(mode: st.st_mode) != .regular {
+            if error.code == ENXIO, let st = try? FileIO.status(path: path), FileKind(mode: st.st_mode) != .regular {
                 throw .notARegularFile(path: path, kind: FileKind(mode: st.st_mode))
             }
-            throw .cannotOpen(path: path, errno: Errno(e))
+            throw .cannotOpen(path: path, errno: error)
         }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            let e = errno
+        let st: stat
+        do { st = try FileIO.status(fd) } catch {
             close(fd)
-            throw .cannotOpen(path: path, errno: Errno(e))
+            throw .cannotOpen(path: path, errno: error)
         }
         let kind = FileKind(mode: st.st_mode)
         guard kind == .regular else {
@@ -85,9 +85,6 @@ public enum InputFile {
         return (fd, Int(st.st_size))
     }
 }
-
-/// `open(2)` as `InputFile.open` needs it; named apart so that method does not shadow it.
-private func openNonBlocking(_ path: String) -> Int32 { open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) }
 
 /// What a path names, from the `S_IFMT` bits of its mode.
 public enum FileKind: Sendable, Equatable, CustomStringConvertible {

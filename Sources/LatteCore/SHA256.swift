@@ -6,22 +6,48 @@ import CCrypto
 /// Used for the provenance of converted files and to compare fixtures with what torch read.
 /// OpenSSL uses the CPU's SHA extensions where present (about 2 GB/s here, against ~150 MB/s
 /// for a portable implementation, which made hashing the source the slowest part of `convert`).
-public struct SHA256: @unchecked Sendable {
-    /// Owns the EVP context (a C pointer), freed with the last copy.
-    private final class Context {
+///
+/// A value type: a copy hashes on independently of the original (copy on write: the EVP
+/// context is shared until one of the copies is updated or finalized, which then works on
+/// its own duplicate, `EVP_MD_CTX_copy_ex`).
+public struct SHA256: Sendable {
+    /// Owns one EVP context (a C pointer), freed with the last digest holding it.
+    ///
+    /// Safe to share between threads: a context is written only through a digest that holds
+    /// the sole reference to it (`uniqueContext()`), and a shared one is only read, by the
+    /// copy that duplicates it, as for any copy-on-write value.
+    private final class Context: @unchecked Sendable {
         let ctx: OpaquePointer
+
         init() {
-            // EVP_MD_CTX_new fails only when malloc does.
-            guard let c = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
-            ctx = c
+            ctx = Context.newContext()
             EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
         }
+
+        /// A duplicate of `other`'s state.
+        init(copying other: Context) {
+            ctx = Context.newContext()
+            EVP_MD_CTX_copy_ex(ctx, other.ctx)
+        }
+
         deinit { EVP_MD_CTX_free(ctx) }
+
+        private static func newContext() -> OpaquePointer {
+            // EVP_MD_CTX_new fails only when malloc does.
+            guard let c = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new: out of memory") }
+            return c
+        }
     }
 
-    private let context = Context()
+    private var context = Context()
 
     public init() {}
+
+    /// The context, duplicated first when another copy of this digest shares it.
+    private mutating func uniqueContext() -> OpaquePointer {
+        if !isKnownUniquelyReferenced(&context) { context = Context(copying: context) }
+        return context.ctx
+    }
 
     /// The 32-byte digest of `bytes`.
     public static func hash<S: Sequence>(_ bytes: S) -> [UInt8] where S.Element == UInt8 {
@@ -46,7 +72,7 @@ public struct SHA256: @unchecked Sendable {
     /// Feeds more bytes.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        EVP_DigestUpdate(context.ctx, base, bytes.count)
+        EVP_DigestUpdate(uniqueContext(), base, bytes.count)
     }
 
     public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
@@ -55,7 +81,8 @@ public struct SHA256: @unchecked Sendable {
     public mutating func finalize() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         var n: UInt32 = 0
-        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(context.ctx, $0.baseAddress, &n) }
+        let ctx = uniqueContext()
+        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(ctx, $0.baseAddress, &n) }
         return out
     }
 

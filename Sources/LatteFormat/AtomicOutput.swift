@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 import LatteCore
 
 /// An output that appears at its final path only when complete, and leaves nothing behind
@@ -130,15 +126,7 @@ public final class AtomicOutput {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = sysWrite(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw OutputError.writeFailed(path: finalPath, errno: Errno(errno))
-            }
-            done += n
-        }
+        do { try FileIO.writeAll(fd, bytes) } catch { throw OutputError.writeFailed(path: finalPath, errno: error) }
     }
 
     /// Flushes, optionally syncs to disk, and publishes the file at the final path.
@@ -302,20 +290,9 @@ public struct PositionalWriter: Sendable {
     /// Writes `bytes` at `offset` within the region.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(OutputError) {
         precondition(offset >= 0 && offset + bytes.count <= count, "write outside the region")
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(base + offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw OutputError.writeFailed(path: path, errno: Errno(errno))
-            }
-            done += n
-        }
+        do { try FileIO.writeAll(fd, bytes, at: base + offset) } catch { throw .writeFailed(path: path, errno: error) }
     }
 }
-
-/// `write(2)`; named apart so the method `write` above does not shadow it.
-private func sysWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
 
 /// Removes the temporary files of outputs in progress when the process is interrupted
 /// (SIGINT, SIGTERM, SIGHUP), then dies of the same signal: Ctrl-C during `convert` leaves

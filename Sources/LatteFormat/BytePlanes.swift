@@ -1,3 +1,5 @@
+import LatteSystem
+
 /// The byte-plane transform of the `planes` codec: element `i`'s byte `k` goes to plane `k`,
 /// position `i`. Bytes of one significance (the exponent, the low mantissa) then sit
 /// together, and each plane gets the entropy coder that suits it.
@@ -149,14 +151,6 @@ enum ByteStats {
 
     private static func log2(_ x: Double) -> Double {
         // Natural log by the series would be slow; Glibc's is fine.
-        _log2(x)
+        Glibc.log2(x)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-@inline(__always) private func _log2(_ x: Double) -> Double { Glibc.log2(x) }
-#elseif canImport(Darwin)
-import Darwin
-@inline(__always) private func _log2(_ x: Double) -> Double { Darwin.log2(x) }
-#endif

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 import Dispatch
 import LatteCore
 
@@ -14,36 +10,15 @@ import LatteCore
 // caller's `sink` into a file the caller discards once `stream` throws.
 
 /// A heap-allocated, 64-byte aligned buffer, freed when its last owner goes.
+///
+/// Unchecked Sendable: the pointer never changes; who writes which bytes, and when, is the
+/// ownership rule above (one worker per slice, read after the batch's wait).
 final class AlignedBuffer: @unchecked Sendable {
     let bytes: UnsafeMutableRawBufferPointer
 
     init(size: Int) { bytes = .allocate(byteCount: max(size, 1), alignment: 64) }
 
     deinit { bytes.deallocate() }
-}
-
-/// A pthread mutex at a stable heap address (a `pthread_mutex_t` stored inline in a Swift
-/// object and passed as `&property` has no stable address: the call may get a temporary).
-final class HeapMutex: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deinitialize(count: 1)
-        mutex.deallocate()
-    }
-
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
 }
 
 /// One chunk to decode (`chunk` -1: an empty tensor, nothing to decode).
@@ -73,8 +48,7 @@ struct DecodePlan {
     init(_ tensors: [LatteTensor], requestedThreads requested: Int) {
         // Validated manifests: raw ≤ maxChunkSize (64 MiB), so none of the sums below comes near overflow.
         maxRaw = tensors.lazy.flatMap(\.chunks).map(\.raw).max() ?? 0
-        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        threads = max(1, min(requested, cores, LatteLayout.decodeScratchBytes / max(maxRaw, 1)))
+        threads = max(1, min(requested, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / max(maxRaw, 1)))
         let perBatch = threads * 4
         batches = [[]]
         var batchBytes = 0
@@ -106,6 +80,7 @@ struct DecodePlan {
 /// What each chunk of a batch came to. Each slot is written by exactly one worker and read
 /// by the consumer only after the batch's group is done (the wait orders the accesses):
 /// separate heap slots, not one Swift array that several threads would mutate at once.
+/// (That order is why the unchecked Sendable is safe: the pointer itself never changes.)
 final class DecodeOutcomes: @unchecked Sendable {
     enum Outcome { case pending, decoded, failed(any Error) }
     private let slots: UnsafeMutablePointer<Outcome>
@@ -127,7 +102,7 @@ final class DecodeOutcomes: @unchecked Sendable {
 }
 
 /// What every batch of one `stream` call reads from.
-final class DecodeSource: @unchecked Sendable {
+final class DecodeSource: Sendable {
     let file: MappedFile
     let path: String
     let tensors: [LatteTensor]
@@ -150,7 +125,7 @@ final class DecodeSource: @unchecked Sendable {
 
 /// One batch of chunks being decoded on the global queue. It owns its slab (and, through its
 /// source, the scratch buffers); the workers' closure owns the batch.
-final class DecodeBatch: @unchecked Sendable {
+final class DecodeBatch: Sendable {
     let jobs: [DecodeJob]
     let outcomes: DecodeOutcomes
     private let slab: AlignedBuffer
@@ -173,7 +148,7 @@ final class DecodeBatch: @unchecked Sendable {
     /// Maps the batch's stored bytes (one `madvise` per run of adjacent chunks instead of a
     /// page fault per 4 KiB) and starts the workers.
     func start() {
-        for r in storedRanges { source.file.advise(r.lowerBound, r.count, MADV_POPULATE_READ) }
+        for r in storedRanges { source.file.advise(r.lowerBound, r.count, .populate) }
         let decodable = jobs.lazy.filter { $0.chunk >= 0 }.count
         guard decodable > 0 else { return }
         let n = max(1, min(source.scratch.count, decodable))
@@ -194,7 +169,7 @@ final class DecodeBatch: @unchecked Sendable {
     /// Drops the batch's stored pages from the resident set once it has been consumed: memory
     /// stays at two batches even when a whole multi-GB file is exported.
     func releaseStoredPages() {
-        for r in storedRanges { source.file.advise(r.lowerBound, r.count, MADV_DONTNEED) }
+        for r in storedRanges { source.file.advise(r.lowerBound, r.count, .drop) }
     }
 
     /// Worker `t` of `n`: jobs t, t + n, … (static striding: chunks are nearly equal in size).

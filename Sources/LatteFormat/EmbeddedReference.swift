@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 import LatteCore
 
 /// The reference files `latte convert --reference DIR` embeds in a `.latte` file

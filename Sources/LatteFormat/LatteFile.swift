@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 import Dispatch
 import LatteCore
 
@@ -10,19 +6,27 @@ import LatteCore
 /// (manifest checksum, every offset inside the data region, every size bounded) before any
 /// tensor is exposed. Tensor reads decompress only that tensor's chunks and verify its
 /// checksum; `decompressedSections` records which sections any read has touched.
-public final class LatteFile: @unchecked Sendable {
+public final class LatteFile: Sendable {
     public let path: String
     public let manifest: LatteManifest
     /// The file's size in bytes.
     public var size: Int { file.size }
     private let file: MappedFile
     private let index: [String: Int]
-    private var touched = Set<Int>()
-    private let lock = HeapMutex()
+    /// What changes after opening, behind the lock: reads may run on several threads.
+    private let state = HeapMutex(MutableState())
+    private struct MutableState {
+        var touched = Set<Int>()
+        var threads = SystemInfo.onlineCores
+    }
+
     /// Threads used to decode chunks (default: every online core). Reads use at most the
     /// online cores and as many as keep scratch memory within
     /// `LatteLayout.decodeScratchBytes`, whatever this says.
-    public var threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    public var threads: Int {
+        get { state.withLock { $0.threads } }
+        set { state.withLock { $0.threads = newValue } }
+    }
 
     /// Opens and validates `path`. Errors are `LocatedError`s naming the file.
     public convenience init(path: String) throws {
@@ -58,7 +62,7 @@ public final class LatteFile: @unchecked Sendable {
     public func tensor(named name: String) -> LatteTensor? { index[name].map { manifest.tensors[$0] } }
 
     /// Indices of sections whose chunks some read has decoded so far.
-    public var decompressedSections: Set<Int> { lock.withLock { touched } }
+    public var decompressedSections: Set<Int> { state.withLock { $0.touched } }
 
     /// The section index of each expert group present.
     public var groupSections: [Int: Int] {
@@ -117,7 +121,7 @@ public final class LatteFile: @unchecked Sendable {
         return bytes
     }
 
-    private func mark(_ section: Int) { lock.withLock { _ = touched.insert(section) } }
+    private func mark(_ section: Int) { state.withLock { _ = $0.touched.insert(section) } }
 
     /// Decodes `tensors` chunk by chunk, a batch of chunks at a time on every thread, and
     /// hands each chunk's raw bytes to `body` in order. A tensor's checksum is verified after

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 import Dispatch
 import LatteCore
 
@@ -10,7 +6,7 @@ import LatteCore
 public struct LatteWriteOptions: Sendable {
     public var codec = CodecOptions()
     /// Worker threads compressing chunks (default: every online core).
-    public var threads: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    public var threads: Int = SystemInfo.onlineCores
     /// Raw bytes per chunk (a multiple of 8, so chunks hold whole elements of every dtype).
     public var chunkSize = LatteLayout.defaultChunkSize
     /// A config file to record instead of the checkpoint's own `config.json`.
@@ -152,10 +148,12 @@ enum ReadBackRules {
     }
 }
 
-/// Results of one worker, written by one thread and read after the barrier.
-/// Results written by worker threads, one slot each, read after the workers' group is done
-/// (the wait orders the accesses). Separate heap slots: a Swift array mutated from several
-/// threads at once is a data race even when the indices differ.
+/// Results written by worker threads, one slot each, read after the workers' group is done.
+/// Separate heap slots: a Swift array mutated from several threads at once is a data race
+/// even when the indices differ.
+///
+/// Unchecked Sendable: the pointer never changes, each slot has one writer, and the readers
+/// read only after `DispatchGroup.wait`, which orders the writes before them.
 private final class Slots<T>: @unchecked Sendable {
     private let slots: UnsafeMutablePointer<T?>
     let count: Int
@@ -203,6 +201,10 @@ private final class Job {
     }
 
     /// A chunk waiting in the batch: where its raw bytes are and whose they are.
+    ///
+    /// Unchecked Sendable (`bytes` is a pointer): the encoding workers only read the bytes,
+    /// and they stay valid until the batch is written, in the checkpoint's map (the job
+    /// holds the checkpoint) or in `holder`.
     struct Pending: @unchecked Sendable {
         var item: Int
         var bytes: UnsafeRawBufferPointer
@@ -432,7 +434,8 @@ private final class Job {
         options.progress?(done, total)
     }
 
-    /// Records a finished item and releases its source pages.
+    /// Records a finished item and drops its source pages from our resident set (they stay in
+    /// the page cache): the peak RSS of a multi-GB conversion stays at the batch size.
     func finish(_ index: Int, _ o: Open) {
         let item = layout.items[index]
         switch item.source {
@@ -443,12 +446,12 @@ private final class Job {
                                      role: item.placement?.role.rawValue, group: item.placement?.group, layer: item.placement?.layer,
                                      checksum: o.hash.finalize(), chunks: o.chunks)
             // Only a file map's pages can go: they are read again from the file if touched.
-            if let file = c.files[e.file] as? MappedFile { dropPages(file, e.storageOffset, e.storageLength) }
+            if let file = c.files[e.file] as? MappedFile { file.advise(e.storageOffset, e.storageLength, .drop) }
         case let .blob(b):
             let f = o.holder as! MappedFile
             blobs[b] = LatteBlob(name: options.embeddedFiles[b].name, section: item.section, nbytes: f.size,
                                  checksum: o.hash.finalize(), chunks: o.chunks)
-            dropPages(f, 0, f.size)
+            f.advise(0, f.size, .drop)
         }
         open[index] = nil
     }

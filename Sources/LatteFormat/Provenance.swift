@@ -1,29 +1,23 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 import LatteCore
 
 /// The provenance facts the writer records: where the weights came from.
 enum Provenance {
-    /// SHA-256 of a file, read with `pread` into a small buffer: a memory map would leave
+    /// SHA-256 of a file, read with `read(2)` into a small buffer: a memory map would leave
     /// every page of a multi-GB source resident in this process.
     static func sha256(path: String) throws -> (size: Int, hex: String) {
         let (fd, _) = try InputFile.open(path)
         defer { close(fd) }
         var h = SHA256()
-        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buf.deallocate() }
         var size = 0
         while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileAccessError.cannotOpen(path: path, errno: Errno(errno))
-            }
-            if n == 0 { break }
-            buf.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0 ..< n])) }
+            let n: Int
+            do { n = try FileIO.read(fd, into: buf) } catch { throw FileAccessError.cannotOpen(path: path, errno: error) }
+            h.update(UnsafeRawBufferPointer(rebasing: buf[0 ..< n]))
             size += n
+            if n < buf.count { break }
         }
         return (size, h.hexDigest())
     }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 
 /// The folder part of `path`, with a trailing slash ("" for a bare file name).
 func parentFolder(of path: String) -> String {

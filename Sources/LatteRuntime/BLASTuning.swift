@@ -1,11 +1,6 @@
 import COpenBLAS
 import CLatteKernels
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 
 /// OpenBLAS kernel selection.
 ///
@@ -51,7 +46,6 @@ public enum BLASTuning {
     /// current program (`/proc/self/exe`, same arguments) with `OPENBLAS_CORETYPE` set.
     /// Returns only when no re-execution is needed or it failed.
     public static func reexecWithFittingKernelsIfNeeded() {
-        #if os(Linux)
         guard let core = recommendedCoreType() else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }
@@ -59,6 +53,5 @@ public enum BLASTuning {
         execv("/proc/self/exe", argv)
         // execv returned: it failed; carry on with the kernels we have.
         unsetenv("OPENBLAS_CORETYPE")
-        #endif
     }
 }

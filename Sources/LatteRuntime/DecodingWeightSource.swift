@@ -1,10 +1,5 @@
 import LatteCore
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 
 /// Weights read from any tensor store (a checkpoint, mapped or in memory, or a `.latte`
 /// file), decoded to float32 by `FloatDecoding`, one tensor at a time: only the tensors
@@ -75,7 +70,9 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource, @unch
         let bytes = try bytes(of: t)
         try bytes.withUnsafeBytes { raw in
             try FloatDecoding.decode(raw, dtype: t.dtype, count: t.elementCount, into: base, tensor: name)
-            if releasesPagesAfterReading, bytes.mayReleasePages { releaseFilePages(raw) }
+            // Only a read-only private map of a file (`mayReleasePages`): its pages are read
+            // again from the file if touched, where memory's would be lost.
+            if releasesPagesAfterReading, bytes.mayReleasePages { advise(raw, .drop) }
         }
     }
 
@@ -98,17 +95,4 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource, @unch
             }
         }
     }
-}
-
-/// Hands the whole pages inside `raw` back to the kernel. Only for a read-only private map
-/// of a file (`TensorBytes.mayReleasePages`): its pages are read again from the file if
-/// touched, where memory's would be lost.
-func releaseFilePages(_ raw: UnsafeRawBufferPointer) {
-    guard let base = raw.baseAddress else { return }
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    guard page > 0 else { return }
-    let start = (Int(bitPattern: base) + page - 1) / page * page
-    let end = (Int(bitPattern: base) + raw.count) / page * page
-    guard end > start, let p = UnsafeMutableRawPointer(bitPattern: start) else { return }
-    _ = madvise(p, end - start, Int32(MADV_DONTNEED))
 }

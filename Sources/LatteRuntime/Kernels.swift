@@ -1,18 +1,16 @@
 import COpenBLAS
 import CLatteKernels
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 
 /// A fixed-size float32 buffer, 64-byte aligned, owned by this object.
 ///
 /// Large buffers (weights, big scratch) are anonymous mappings aligned to 2 MiB and marked
 /// for transparent huge pages: far fewer page faults when a group's weights are first
 /// written, and fewer TLB misses when sgemm streams through them.
-final class FloatBuffer: @unchecked Sendable {
+///
+/// Not Sendable: anyone holding it writes through `p`. A model's buffers belong to the one
+/// run using them (the kernels' threads are OpenBLAS's, inside each call).
+final class FloatBuffer {
     let count: Int
     let p: UnsafeMutablePointer<Float>
     private let mapping: (base: UnsafeMutableRawPointer, length: Int)?
@@ -47,20 +45,18 @@ final class FloatBuffer: @unchecked Sendable {
         self.ledger = ledger
         self.reserved = reserved
         let bytes = max(count, 1) * 4
-        #if os(Linux)
         if bytes >= Self.mapThreshold {
             let length = bytes + Self.hugePage
             let m = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
             if let m, m != MAP_FAILED {
                 let aligned = (Int(bitPattern: m) + Self.hugePage - 1) / Self.hugePage * Self.hugePage
                 let start = UnsafeMutableRawPointer(bitPattern: aligned)!
-                _ = madvise(start, bytes, Int32(MADV_HUGEPAGE))
+                advise(UnsafeRawBufferPointer(start: start, count: bytes), .hugePages)
                 mapping = (m, length)
                 p = start.bindMemory(to: Float.self, capacity: count)
                 return
             }
         }
-        #endif
         mapping = nil
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         p = raw.bindMemory(to: Float.self, capacity: max(count, 1))
@@ -200,7 +196,7 @@ enum Kernels {
 
 /// cos and sin of RoPE angles, [positions, headDim/2] each (the second half of HF's
 /// `cat(freqs, freqs)` table repeats the first): angle = position * theta^(-2j/hd), float32.
-final class RopeTable: @unchecked Sendable {
+final class RopeTable {
     let positions: Int
     let half: Int
     let cos: FloatBuffer

@@ -1,15 +1,10 @@
 import LatteCore
 import LatteMapper
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 
 /// What the context model leaves for generation: per layer the context keys (after RoPE)
 /// and values, [T, Hkv*hd] each, and the last hidden state before `model.norm`.
-public final class ContextState: @unchecked Sendable {
+public final class ContextState {
     /// T, the number of context tokens.
     public let length: Int
     let keys: [FloatBuffer]
@@ -35,7 +30,7 @@ public final class ContextState: @unchecked Sendable {
 
 /// Everything of a timestep that does not depend on the latent: its group, the time
 /// embedding, and per layer of the group the modulation chunks and residual gates.
-public final class StepConditioning: @unchecked Sendable {
+public final class StepConditioning {
     public let t: Double
     public let group: Int
     /// s = SiLU(temb), [D].
@@ -475,13 +470,6 @@ public final class LatteModel {
 @inline(__always)
 func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) {
     for i in 0 ..< n { x[i] += y[i] }
-}
-
-/// Seconds on the monotonic clock.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
 /// Scratch buffers of the context prefill, for up to `rows` tokens.

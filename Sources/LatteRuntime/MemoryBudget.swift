@@ -1,10 +1,5 @@
 import LatteCore
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import LatteSystem
 
 /// How much memory a run may take. Every size in a run comes from a file (a config, an
 /// inputs file, a `run.json`), so the whole run is estimated up front (`RunEstimate`) and
@@ -32,9 +27,7 @@ public enum MemoryBudget {
 
     /// The machine's memory: physical memory, or the cgroup's limit when that is lower.
     public static let machineBytes: Int = {
-        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
-        let (physical, overflow) = pages.multipliedReportingOverflow(by: size)
-        var bytes = pages > 0 && size > 0 && !overflow ? physical : Int.max
+        var bytes = SystemInfo.physicalMemoryBytes ?? Int.max
         for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
             if let limit = readSmallNumber(path), limit > 0 { bytes = min(bytes, limit) }
         }
@@ -43,12 +36,10 @@ public enum MemoryBudget {
 
     /// A decimal number at the start of a small system file ("max" and anything else: nil).
     private static func readSmallNumber(_ path: String) -> Int? {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        guard let fd = try? FileIO.openForReading(path) else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 32)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
+        guard let n = buffer.withUnsafeMutableBytes({ try? FileIO.read(fd, into: $0) }), n > 0 else { return nil }
         let digits = buffer[..<n].prefix { $0 >= 0x30 && $0 <= 0x39 }
         guard !digits.isEmpty, digits.count < 19 else { return nil }
         return Int(String(decoding: digits, as: UTF8.self))
@@ -75,40 +66,39 @@ public enum MemoryBudget {
 /// here before it is allocated and released when it is freed, so no allocation can pass
 /// the budget, whichever API path asked for it. `peak` lets tests compare the up-front
 /// estimate with what a run really held.
-public final class MemoryLedger: @unchecked Sendable {
+public final class MemoryLedger: Sendable {
     public let budget: Int
-    public private(set) var held = 0
-    public private(set) var peak = 0
-    private var lock = pthread_mutex_t()
-
-    public init(budget: Int) {
-        self.budget = budget
-        pthread_mutex_init(&lock, nil)
+    private let counts = HeapMutex(Counts())
+    private struct Counts {
+        var held = 0
+        var peak = 0
     }
 
-    deinit { pthread_mutex_destroy(&lock) }
+    public init(budget: Int) { self.budget = budget }
+
+    /// Bytes reserved now.
+    public var held: Int { counts.withLock { $0.held } }
+    /// The most bytes reserved at once so far.
+    public var peak: Int { counts.withLock { $0.peak } }
 
     /// Reserves `bytes` (nil: a size that overflowed) for `what`, or throws naming it.
     func reserve(_ bytes: Int?, for what: @autoclosure () -> String) throws(RuntimeError) {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        guard let bytes, bytes >= 0 else {
-            throw .overMemoryBudget("\(what()) would need more memory than 64-bit sizes can count")
+        let budget = budget
+        try counts.withLock { (c: inout Counts) throws(RuntimeError) in
+            guard let bytes, bytes >= 0 else {
+                throw .overMemoryBudget("\(what()) would need more memory than 64-bit sizes can count")
+            }
+            let (total, overflow) = c.held.addingReportingOverflow(bytes)
+            guard !overflow, total <= budget else {
+                throw .overMemoryBudget("\(what()) would need \(formatBytes(bytes)) on top of the \(formatBytes(c.held)) held,"
+                    + " above the memory budget of \(formatBytes(budget))")
+            }
+            c.held = total
+            c.peak = max(c.peak, total)
         }
-        let (total, overflow) = held.addingReportingOverflow(bytes)
-        guard !overflow, total <= budget else {
-            throw .overMemoryBudget("\(what()) would need \(formatBytes(bytes)) on top of the \(formatBytes(held)) held,"
-                + " above the memory budget of \(formatBytes(budget))")
-        }
-        held = total
-        peak = max(peak, held)
     }
 
-    func release(_ bytes: Int) {
-        pthread_mutex_lock(&lock)
-        held -= bytes
-        pthread_mutex_unlock(&lock)
-    }
+    func release(_ bytes: Int) { counts.withLock { $0.held -= bytes } }
 }
 
 /// Checked products and sums of sizes: nil as soon as one overflows.

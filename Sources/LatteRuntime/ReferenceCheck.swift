@@ -2,6 +2,7 @@ import LatteCore
 import LatteFormat
 import LatteMapper
 import LatteReaders
+import LatteSystem
 
 /// Reference inputs and the outputs a reference implementation produced from them
 /// (`inputs.safetensors`, `expected.safetensors`, and optionally `run.json` with

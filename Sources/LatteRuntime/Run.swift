@@ -1,6 +1,7 @@
 import LatteCore
 import LatteMapper
 import LatteReaders
+import LatteSystem
 
 /// The inputs of a run (spec "Run interface"), read from a safetensors file and checked
 /// against the model's config.

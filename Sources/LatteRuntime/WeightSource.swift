@@ -1,5 +1,6 @@
 import CLatteKernels
 import LatteCore
+import LatteSystem
 
 /// Where the runtime gets its weights: by name, decoded to float32, one tensor at a time.
 ///

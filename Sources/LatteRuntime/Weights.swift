@@ -122,7 +122,7 @@ struct Loader {
 }
 
 /// One Qwen2 decoder layer's weights, q|k|v and gate|up fused for one product each.
-final class DecoderWeights: @unchecked Sendable {
+final class DecoderWeights {
     let inputNorm: FloatBuffer   // [D]
     let qkvW: FloatBuffer        // [qDim + 2 kvDim, D]
     let qkvB: FloatBuffer        // [qDim + 2 kvDim]
@@ -171,7 +171,7 @@ final class DecoderWeights: @unchecked Sendable {
 
 /// A replica (timestep expert) layer: a decoder layer plus its output norms, modulation
 /// and residual-attention gate.
-final class ReplicaWeights: @unchecked Sendable {
+final class ReplicaWeights {
     let decoder: DecoderWeights
     let attnOutNorm: FloatBuffer  // [D]
     let mlpOutNorm: FloatBuffer   // [D]
@@ -193,7 +193,7 @@ final class ReplicaWeights: @unchecked Sendable {
 }
 
 /// The generation tensors every step uses: time embedding, patch embedding, image head.
-final class SharedWeights: @unchecked Sendable {
+final class SharedWeights {
     let te1W, te1B, te2W, te2B: FloatBuffer
     let patchW, patchB: FloatBuffer      // [D, C*p*p], [D]
     let headNorm, headModW, headModB, headProjW, headProjB: FloatBuffer

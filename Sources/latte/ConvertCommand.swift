@@ -1,3 +1,4 @@
+import LatteSystem
 import ArgumentParser
 import LatteCore
 import LatteFormat

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import LatteSystem
 import LatteCore
 
 /// Writes a message to stderr (fd 2) as one line, as the error contract asks: newlines,
@@ -23,15 +21,7 @@ func writeOut(_ text: String) {
     writeAll(1, text)
 }
 
-/// `write(2)` until every byte is out; a closed pipe just stops the output.
+/// Writes every byte of `text` to `fd`; a closed pipe just stops the output.
 func writeAll(_ fd: Int32, _ text: String) {
-    var bytes = Array(text.utf8)
-    bytes.withUnsafeMutableBytes { buf in
-        var off = 0
-        while off < buf.count {
-            let n = write(fd, buf.baseAddress! + off, buf.count - off)
-            if n <= 0 { if errno == EINTR { continue } else { return } }
-            off += n
-        }
-    }
+    Array(text.utf8).withUnsafeBytes { _ = try? FileIO.writeAll(fd, $0) }
 }

@@ -44,4 +44,26 @@ import LatteCore
             #expect(s.finalize() == SHA256.hash(data[0 ..< n]))
         }
     }
+
+    /// A digest is a value: a copy updated or finalized leaves the original where it was,
+    /// and the original hashed on leaves the copy alone.
+    @Test func copiesHashIndependently() {
+        var original = SHA256()
+        original.update(Array("abc".utf8))
+        var copy = original
+        copy.update(Array("def".utf8))
+        #expect(copy.hexDigest() == hex("abcdef"))
+        var snapshot = original
+        #expect(original.hexDigest() == hex("abc"))
+        snapshot.update(Array("d".utf8))
+        #expect(snapshot.hexDigest() == hex("abcd"))
+
+        // Finalizing the original first must not consume the copy's state either.
+        var first = SHA256()
+        first.update(Array("ab".utf8))
+        var second = first
+        #expect(first.hexDigest() == hex("ab"))
+        second.update(Array("c".utf8))
+        #expect(second.hexDigest() == hex("abc"))
+    }
 }

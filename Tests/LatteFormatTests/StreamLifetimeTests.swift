@@ -1,9 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
 import LatteCore
 import LatteReaders
+import LatteSystem
 @testable import LatteFormat
 import LatteTestSupport
 

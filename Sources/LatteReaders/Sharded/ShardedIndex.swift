@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import LatteSystem
 import LatteCore
 
 /// A sharded checkpoint's index (`model.safetensors.index.json` or

@@ -5,7 +5,9 @@
 /// Small cases are stored inline and the wide ones (strings, complex numbers, globals,
 /// storages, tensors) behind a reference: a value is 9 bytes (16 in an array) and pushing
 /// an integer, None or a container allocates nothing.
-public enum PickleValue: Sendable {
+///
+/// Not Sendable: containers are mutable boxes shared by every value that refers to them.
+public enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
@@ -78,7 +80,7 @@ public enum PickleValue: Sendable {
 /// made (APPEND, SETITEM, ...): the machine keeps just those in its arena and empties
 /// them when it is done, which breaks every cycle. A box made by the machine counts
 /// itself in its ledger while it lives, so the budget follows live memory, not garbage.
-public final class PickleBox: @unchecked Sendable {
+public final class PickleBox {
     /// Items of a list, tuple or set.
     public var items: [PickleValue] = []
     /// Entries of a dict, in insertion order.
@@ -107,7 +109,7 @@ public final class PickleBox: @unchecked Sendable {
 
 /// The bytes a pickle machine's values cost while they live. Only the machine's thread
 /// touches it: boxes die with the values that hold them, inside the reader's call.
-final class PickleLedger: @unchecked Sendable {
+final class PickleLedger {
     /// Touched twice per container made; the dynamic exclusivity check would cost more
     /// than the count (one thread, no overlapping access).
     @exclusivity(unchecked) var live = 0
