@@ -64,10 +64,10 @@ let package = Package(
         ]),
         .testTarget(name: "LatteMapperTests", dependencies: ["LatteMapper", "LatteCore", "LatteReaders", "LatteTestSupport"]),
         .testTarget(name: "LatteRuntimeTests", dependencies: [
-            "LatteRuntime", "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat", "LatteTestSupport",
+            "LatteRuntime", "LatteCore", "LatteReaders", "LatteMapper", "LatteFormat", "CLatteKernels", "LatteTestSupport",
         ]),
         .testTarget(name: "LatteFormatTests", dependencies: [
-            "LatteFormat", "LatteCore", "LatteReaders", "LatteSystem", "CZstd", "LatteTestSupport",
+            "LatteFormat", "LatteCore", "LatteReaders", "LatteSystem", "LatteTestSupport",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         // End-to-end: runs the built `latte` executable as users do.

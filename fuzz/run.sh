@@ -12,8 +12,15 @@ ROOT=$(cd .. && pwd)
 BUILD="$ROOT/.build-fuzz"
 # Our C targets (the rANS codec, the runtime kernels) are instrumented too: coverage guides
 # the fuzzer through them and AddressSanitizer checks their memory accesses.
-swift build -c release --build-path "$BUILD" --toolset toolset.json -Xswiftc -sanitize=fuzzer,address \
-  -Xcc -fsanitize=address -Xcc -fsanitize=fuzzer-no-link 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
+# A failed build stops here: running the targets an earlier build left would test old code.
+mkdir -p "$BUILD"
+if ! swift build -c release --build-path "$BUILD" --toolset toolset.json -Xswiftc -sanitize=fuzzer,address \
+  -Xcc -fsanitize=address -Xcc -fsanitize=fuzzer-no-link > "$BUILD/build.log" 2>&1; then
+  grep -E "error" "$BUILD/build.log" | head -40 >&2
+  echo "fuzz: the build failed (log: $BUILD/build.log)" >&2
+  exit 1
+fi
+grep -E "warning: unre|Build complete" "$BUILD/build.log" | grep -v "^\[" || true
 BIN="$BUILD/release"
 mkdir -p crashes corpus
 LIMITS=(-timeout=10 -rss_limit_mb=1024 -malloc_limit_mb=1024)

@@ -15,9 +15,9 @@ import LatteSystem
 /// `prepare(group:)`; its bytes are kept until the next group is prepared: the model copies
 /// them into its float32 buffers right after `prepare`, so keeping every group's would only
 /// hold the replica weights twice (3 GB more for the paper's 2B model in BF16).
-public final class DecodingWeightSource<Store: TensorStore>: WeightSource, @unchecked Sendable {
-    // @unchecked: the runtime reads weights from one thread at a time, and the only mutable
-    // state (`prepared`, `releasesPagesAfterReading`) changes only between reads.
+///
+/// Not Sendable: `prepare` replaces the group's bytes, so one model reads a source at a time.
+public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
     public let store: Store
     /// Whether to release the file pages of a tensor once it is decoded.
     public var releasesPagesAfterReading: Bool

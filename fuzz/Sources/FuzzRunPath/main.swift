@@ -20,7 +20,9 @@ enum TinyModel {
     static let dir = getenv("FUZZ_RUN_MODEL").map { String(cString: $0) } ?? "fixtures/models/tiny"
     static let checkpoint = try? CheckpointReader.open(path: dir + "/model.safetensors")
     static let configFile = try? MappedFile(path: dir + "/config.json")
-    static let weights = checkpoint.map { DecodingWeightSource($0, releasesPagesAfterReading: false) }
+    /// `nonisolated(unsafe)`: a weight source is not Sendable (a `.latte` one swaps its group's
+    /// bytes), and libFuzzer runs the inputs one at a time on one thread.
+    nonisolated(unsafe) static let weights = checkpoint.map { DecodingWeightSource($0, releasesPagesAfterReading: false) }
 }
 guard let weights = TinyModel.weights, let configFile = TinyModel.configFile, (try? JSON.parse(configFile.bytes)) != nil else {
     print("FuzzRunPath: cannot read the model in \(TinyModel.dir) (set FUZZ_RUN_MODEL)")
