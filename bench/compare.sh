@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Before/after figures of two latte builds on the same files, for a change that must not move
-# them (a refactor): every command a user times, old and new interleaved (old, new, old, new …)
+# them (a refactor): every command a user times, old and new interleaved (old, new, new, old …)
 # ROUNDS times so the machine's load spikes hit both alike; prints the median wall time and peak
 # RSS of each side and new/old ratios.
 #   bash bench/compare.sh OLD_LATTE NEW_LATTE
@@ -29,10 +29,10 @@ SYN=$WORK/synthetic-${GB}g.safetensors
 [ -f "$SYN" ] || "$WORK/venv/bin/python" bench/make_synthetic.py "$SYN" "$GB"
 TINY=fixtures/models/tiny
 
-# One timed run: wall seconds and peak RSS (KiB) of "$@", appended to file $1.
+# One timed run: wall seconds, peak RSS (KiB), user and system seconds of "$@", appended to file $1.
 measure() {
   local log=$1; shift
-  /usr/bin/time -f '%e %M' -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" \
+  /usr/bin/time -f '%e %M %U %S' -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/stderr.txt" \
     || { echo "error: failed: $* ($(tail -1 "$OUT/stderr.txt"))" >&2; exit 1; }
   cat "$OUT/time.txt" >> "$log"
 }
@@ -42,8 +42,11 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] 
 row() {
   local name=$1; shift
   rm -f "$OUT/old.log" "$OUT/new.log"
-  for _ in $(seq "$ROUNDS"); do
-    for side in old new; do
+  local round order
+  for round in $(seq "$ROUNDS"); do
+    # ABBA order: the run after a big write pays for its writeback, so neither side always goes second.
+    order="old new"; [ $((round % 2)) = 0 ] && order="new old"
+    for side in $order; do
       local bin=$OLD; [ $side = new ] && bin=$NEW
       local args=() a
       for a in "$@"; do a=${a//\{L\}/$bin}; a=${a//\{O\}/$OUT/$side}; args+=("$a"); done
@@ -51,19 +54,22 @@ row() {
       measure "$OUT/$side.log" "${args[@]}"
     done
   done
-  local to tn mo mn
+  local to tn co cn mo mn
   to=$(cut -d' ' -f1 "$OUT/old.log" | median); tn=$(cut -d' ' -f1 "$OUT/new.log" | median)
+  co=$(cut -d' ' -f3 "$OUT/old.log" | median); cn=$(cut -d' ' -f3 "$OUT/new.log" | median)
   mo=$(cut -d' ' -f2 "$OUT/old.log" | median); mn=$(cut -d' ' -f2 "$OUT/new.log" | median)
-  awk -v n="$name" -v to="$to" -v tn="$tn" -v mo="$mo" -v mn="$mn" 'BEGIN {
-    printf "%-34s %8.3f %8.3f %6.2f   %8.1f %8.1f %6.2f\n", n, to, tn, (to > 0 ? tn / to : 1), mo / 1024, mn / 1024, mn / mo }'
+  awk -v n="$name" -v to="$to" -v tn="$tn" -v co="$co" -v cn="$cn" -v mo="$mo" -v mn="$mn" 'BEGIN {
+    printf "%-30s %7.3f %7.3f %5.2f  %7.3f %7.3f %5.2f  %7.1f %7.1f %5.2f\n", n, to, tn, (to > 0 ? tn / to : 1),
+      co, cn, (co > 0 ? cn / co : 1), mo / 1024, mn / 1024, mn / mo }'
 }
 
 "$OLD" convert "$WORK/minilm-bf16.safetensors" -o "$OUT/minilm.latte" --threads "$THREADS" --no-progress >/dev/null
 "$OLD" convert "$SYN" -o "$OUT/syn.latte" --threads "$THREADS" --no-progress >/dev/null
 "$OLD" convert "$TINY" -o "$OUT/tiny.latte" --reference "$TINY" --no-progress >/dev/null
 
-echo "median of $ROUNDS interleaved runs, $THREADS threads; ratio = new / old"
-printf "%-34s %8s %8s %6s   %8s %8s %6s\n" command "old s" "new s" ratio "old MiB" "new MiB" ratio
+echo "median of $ROUNDS interleaved runs, $THREADS threads; ratio = new / old; user = user-mode CPU seconds"
+echo "(wall times of the big writes swing by a quarter with the writeback of the run before; user time is the steadier figure: system time is mostly the kernel's page-cache work, which swings as much)"
+printf "%-30s %7s %7s %5s  %7s %7s %5s  %7s %7s %5s\n" command "old s" "new s" ratio "old usr" "new usr" ratio "old MiB" "new MiB" ratio
 row "inspect minilm (safetensors)"   {L} inspect --json "$WORK/minilm-bf16.safetensors"
 row "inspect minilm.latte"           {L} inspect --json "$OUT/minilm.latte"
 row "convert minilm"                 {L} convert "$WORK/minilm-bf16.safetensors" -o {O}.latte --threads "$THREADS" --no-progress
