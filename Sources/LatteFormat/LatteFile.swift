@@ -11,7 +11,8 @@ public final class LatteFile: Sendable {
     public let manifest: LatteManifest
     /// The file's size in bytes.
     public var size: Int { file.size }
-    private let file: MappedFile
+    // Internal, not private: `decode(_:into:threads:)` (LatteFile+DecodeInto.swift) reads it.
+    let file: MappedFile
     private let index: [String: Int]
     /// What changes after opening, behind the lock: reads may run on several threads.
     private let state = HeapMutex(MutableState())
@@ -121,7 +122,7 @@ public final class LatteFile: Sendable {
         return bytes
     }
 
-    private func mark(_ section: Int) { state.withLock { _ = $0.touched.insert(section) } }
+    func mark(_ section: Int) { state.withLock { _ = $0.touched.insert(section) } }
 
     /// Decodes `tensors` chunk by chunk, a batch of chunks at a time on every thread, and
     /// hands each chunk's raw bytes to `body` in order. A tensor's checksum is verified after

@@ -230,7 +230,9 @@ private final class Job {
     func run() throws -> LatteWriteSummary {
         // Source hashes run beside the compression: a separate pass at the end would add its
         // whole duration to the wall time.
-        let paths = c.files.map(\.path) + options.embeddedFiles.map(\.path)
+        // Bytes in memory (the C library's `latte_write`) have no file to hash: only mapped
+        // files are recorded as sources.
+        let paths = c.files.filter(\.isFileMapped).map(\.path) + options.embeddedFiles.map(\.path)
         let hashes = SourceHashes(paths.count)
         let hashing = DispatchGroup()
         DispatchQueue.global().async(group: hashing) {
@@ -326,13 +328,13 @@ private final class Job {
     /// writer's settings, the embedded files and the plan.
     func provenance(config: JSONValue?, hashes: SourceHashes) throws -> [(String, JSONValue)] {
         var files: [JSONValue] = []
-        for (i, f) in c.files.enumerated() {
+        for (i, f) in c.files.filter(\.isFileMapped).enumerated() {
             let h = try hashes[i]!.get()
             files.append(.object([("path", .string(f.path)), ("size", .int(Int64(h.size))), ("sha256", .string(h.hex))]))
         }
         var embedded: [JSONValue] = []
         for (k, e) in options.embeddedFiles.enumerated() {
-            let h = try hashes[c.files.count + k]!.get()
+            let h = try hashes[c.files.lazy.filter(\.isFileMapped).count + k]!.get()
             embedded.append(.object([("name", .string(e.name)), ("path", .string(e.path)), ("size", .int(Int64(h.size))), ("sha256", .string(h.hex))]))
         }
         var provenance: [(String, JSONValue)] = [

@@ -1,0 +1,96 @@
+import Dispatch
+import LatteCore
+import LatteSystem
+
+/// Decoding straight into memory the caller owns (the C library's reads): no slab, no copy.
+extension LatteFile {
+    /// Decodes `tensors` (entries of this file's manifest) into `buffers`, one per tensor and
+    /// exactly its `nbytes` long, every chunk decoded in place at its offset, on up to
+    /// `threads` threads (capped like `stream`: online cores, `LatteLayout.decodeScratchBytes`
+    /// of scratch). Each tensor's checksum is then verified over the bytes written; on a throw
+    /// the buffers hold unspecified bytes. Memory beyond the buffers: one chunk of scratch
+    /// per thread; each chunk's stored pages are dropped from the map once decoded, so
+    /// resident memory is the buffers plus a chunk per thread. Safe to call from several
+    /// threads at once on one file.
+    public func decode(_ tensors: [LatteTensor], into buffers: [UnsafeMutableRawBufferPointer], threads: Int) throws {
+        precondition(tensors.count == buffers.count && zip(tensors, buffers).allSatisfy { $0.nbytes == $1.count },
+                     "one buffer of exactly nbytes per tensor")
+        for s in Set(tensors.map(\.section)) { mark(s) }
+        var jobs: [(tensor: Int, chunk: Int, at: Int)] = []
+        for (ti, t) in tensors.enumerated() {
+            var at = 0
+            for (k, c) in t.chunks.enumerated() {
+                jobs.append((ti, k, at))
+                at += c.raw
+            }
+        }
+        let maxRaw = jobs.lazy.map { tensors[$0.tensor].chunks[$0.chunk].raw }.max() ?? 0
+        let n = max(1, min(threads, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / max(maxRaw, 1), jobs.count))
+        let work = InPlaceWork(jobs.count)
+        try work.run(threads: n) { job, scratch in
+            let j = jobs[job]
+            let t = tensors[j.tensor], c = t.chunks[j.chunk]
+            file.advise(c.offset, c.length, .populate)
+            defer { file.advise(c.offset, c.length, .drop) }
+            let out = UnsafeMutableRawBufferPointer(rebasing: buffers[j.tensor][j.at ..< j.at + c.raw])
+            do {
+                try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]),
+                                      into: out, scratch: scratch(maxRaw))
+            } catch {
+                throw LocatedError(path: path, LatteFileError.chunkCorrupt(tensor: t.name, chunk: j.chunk, reason: String(describing: error)))
+            }
+        }
+        // Checksums in parallel over tensors: each covers a whole tensor, so one is one job.
+        try InPlaceWork(tensors.count).run(threads: min(n, max(tensors.count, 1))) { i, _ in
+            let t = tensors[i]
+            let found = XXH64.hash(UnsafeRawBufferPointer(buffers[i]))
+            guard found == t.checksum else {
+                throw LocatedError(path: path, LatteFileError.checksumMismatch(tensor: t.name, expected: t.checksum, found: found))
+            }
+        }
+    }
+}
+
+/// Jobs 0 ..< count taken one at a time by `threads` workers (chunks differ in size: a
+/// tensor's last one is short), stopping at the first error, which `run` rethrows. Each
+/// worker has its own scratch buffer, allocated on first use.
+private final class InPlaceWork: Sendable {
+    private struct State {
+        var next = 0
+        var error: (any Error)?
+    }
+    private let count: Int
+    private let state = HeapMutex(State())
+
+    init(_ count: Int) { self.count = count }
+
+    private func take() -> Int? {
+        state.withLock { s in
+            guard s.error == nil, s.next < count else { return nil }
+            defer { s.next += 1 }
+            return s.next
+        }
+    }
+
+    func run(threads: Int, _ body: (Int, (Int) -> UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        guard count > 0 else { return }
+        // `concurrentPerform` returns only after every worker has: `body` and the buffers it
+        // writes to are never used after `run` returns.
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                var scratch: AlignedBuffer?
+                func scratchOf(_ size: Int) -> UnsafeMutableRawBufferPointer {
+                    if scratch == nil { scratch = AlignedBuffer(size: size) }
+                    return scratch!.bytes
+                }
+                while let job = take() {
+                    do { try body(job, scratchOf) } catch {
+                        state.withLock { s in if s.error == nil { s.error = error } }
+                    }
+                }
+            }
+        }
+        if let e = state.withLock({ $0.error }) { throw e }
+    }
+}
