@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "LatteFormat", targets: ["LatteFormat"]),
         // json-c behind LatteCore's JSON types: the differential oracle of the fuzz target and tests.
         .library(name: "LatteJSONOracle", targets: ["LatteJSONOracle"]),
+        // liblatte.so: the C ABI of include/latte.h (docs/C-API.md), loaded by python/.
+        .library(name: "latte-c", type: .dynamic, targets: ["LatteC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,6 +45,8 @@ let package = Package(
         .target(name: "CLatteKernels"),
         // The LaTtE-Flow runtime: context prefill, group-lazy timestep experts, Euler sampling.
         .target(name: "LatteRuntime", dependencies: ["LatteCore", "LatteReaders", "LatteMapper", "LatteSystem", "COpenBLAS", "CLatteKernels", "LatteFormat"]),
+        // The C ABI over LatteFormat's reader and writer (include/latte.h): no Swift type crosses it.
+        .target(name: "LatteC", dependencies: ["LatteCore", "LatteFormat", "LatteMapper", "LatteSystem"]),
         // The command line: thin, all logic lives in the libraries above.
         .executableTarget(
             name: "latte",
