@@ -5,10 +5,14 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG ?= release
 BIN := .build/$(CONFIG)/latte
+LIB := .build/$(CONFIG)/liblatte-c.so
+# The Python package's virtual environment (numpy, ml_dtypes, pytest; never torch).
+PYVENV := .build/pyvenv
+PY := $(PYVENV)/bin/python
 APT_PACKAGES := libzstd-dev libjson-c-dev libopenblas-dev libssl-dev pkg-config zstd
 DEMO := fixtures/models/tiny
 
-.PHONY: all deps build demo test bench fuzz clean
+.PHONY: all deps build pyvenv demo test python-test bench fuzz clean
 
 all: build
 
@@ -28,6 +32,11 @@ deps:
 
 build: deps
 	$(SWIFT) build -c $(CONFIG) --product latte
+	$(SWIFT) build -c $(CONFIG) --product latte-c
+
+# A venv with what the Python package and its tests need, made once.
+pyvenv:
+	@[ -x $(PY) ] || { python3 -m venv $(PYVENV) && $(PY) -m pip install -q numpy ml_dtypes pytest setuptools wheel; }
 
 # The main job on the bundled tiny LaTtE-Flow model: convert it (reference outputs embedded),
 # look at the file and its expert-group plan, then verify it end to end.
@@ -42,10 +51,23 @@ demo: build
 	$(BIN) map $(DEMO)
 	@echo; echo "== latte verify $(DEMO_OUT) --source $(DEMO)"
 	$(BIN) verify $(DEMO_OUT) --source $(DEMO)
+	@echo; echo "== python3 -m pip install python/  (the package, liblatte.so included), then latte.load_file"
+	@$(MAKE) --no-print-directory pyvenv
+	$(PY) -m pip install -q --no-build-isolation ./python
+	cd /tmp && $(CURDIR)/$(PY) -c 'import latte; t = latte.load_file("$(CURDIR)/$(DEMO_OUT)", framework="np"); \
+	  [print(f"{n:50s} {str(a.dtype):8s} {a.shape}") for n, a in list(t.items())[:6]]; \
+	  f = latte.safe_open("$(CURDIR)/$(DEMO_OUT)", framework="np"); \
+	  print(len(t), "tensors;", "group of t=0.7:", f.group_of(0.7), "holds", len(f.get_group(f.group_of(0.7))), "tensors")'
 
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	@$(MAKE) --no-print-directory python-test
+
+# The Python package over the debug library and CLI that `swift build --build-tests` made.
+python-test: pyvenv
+	LATTE_LIBRARY_SOURCE=$(CURDIR)/.build/debug/liblatte-c.so $(PY) -m pip install -q --no-build-isolation --force-reinstall --no-deps ./python
+	cd /tmp && LATTE_BIN=$(CURDIR)/.build/debug/latte $(CURDIR)/$(PY) -m pytest -q $(CURDIR)/python/tests
 	@# A short deterministic fuzz run keeps every fuzz target building and passing.
 	bash fuzz/run.sh --smoke
 
