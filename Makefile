@@ -63,13 +63,13 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	@$(MAKE) --no-print-directory python-test
+	@# A short deterministic fuzz run keeps every fuzz target building and passing.
+	bash fuzz/run.sh --smoke
 
 # The Python package over the debug library and CLI that `swift build --build-tests` made.
 python-test: pyvenv
 	LATTE_LIBRARY_SOURCE=$(CURDIR)/.build/debug/liblatte-c.so $(PY) -m pip install -q --no-build-isolation --force-reinstall --no-deps ./python
 	cd /tmp && LATTE_BIN=$(CURDIR)/.build/debug/latte $(CURDIR)/$(PY) -m pytest -q $(CURDIR)/python/tests
-	@# A short deterministic fuzz run keeps every fuzz target building and passing.
-	bash fuzz/run.sh --smoke
 
 # Fuzz every parser for FUZZ_SECONDS each (default 60); findings land in fuzz/crashes/.
 fuzz: deps
