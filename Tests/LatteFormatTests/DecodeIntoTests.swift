@@ -1,0 +1,41 @@
+import Testing
+import LatteCore
+import LatteReaders
+@testable import LatteFormat
+import LatteTestSupport
+
+/// `LatteFile.decode(_:into:threads:)`, the C library's read: chunks decoded in place into
+/// caller buffers give what `read` gives, on any thread count, and damage is reported
+/// naming the tensor.
+@Suite struct DecodeIntoTests {
+    @Test(arguments: [1, 2, 8]) func givesTheBytesReadGives(threads: Int) throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint())
+        let source = try CheckpointReader.open(path: dir.file("model.safetensors"))
+        try LatteWriter.write(source, plan: nil, to: dir.file("m.latte"), options: testOptions(chunkSize: 4096))
+        let file = try LatteFile(path: dir.file("m.latte"))
+        let buffers = file.tensors.map { UnsafeMutableRawBufferPointer.allocate(byteCount: $0.nbytes, alignment: 64) }
+        defer { for b in buffers { b.deallocate() } }
+        try file.decode(file.tensors, into: buffers, threads: threads)
+        for (t, b) in zip(file.tensors, buffers) {
+            #expect(Array(UnsafeRawBufferPointer(b)) == (try file.read(t)), "\(t.name)")
+        }
+    }
+
+    @Test func aCorruptChunkNamesItsTensor() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let (_, bytes, file) = try multiChunkLatte(dir, chunks: 6)
+        let t = file.tensors[0]
+        var damaged = bytes
+        damaged[t.chunks[2].offset + t.chunks[2].length / 2] ^= 0x55
+        let bad = dir.file("bad.latte")
+        writeFile(bad, damaged)
+        let badFile = try LatteFile(path: bad)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: t.nbytes, alignment: 64)
+        defer { buffer.deallocate() }
+        let error = try #require(throws: LocatedError.self) { try badFile.decode([badFile.tensors[0]], into: [buffer], threads: 2) }
+        #expect(error.description.hasPrefix("\(bad): tensor '\(t.name)': "), "\(error)")
+    }
+}
