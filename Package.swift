@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "LatteJSONOracle", targets: ["LatteJSONOracle"]),
         // liblatte.so: the C ABI of include/latte.h (docs/C-API.md), loaded by python/.
         .library(name: "latte-c", type: .dynamic, targets: ["LatteC"]),
+        // The same, linked statically: the fuzz package calls the ABI's functions.
+        .library(name: "LatteC", targets: ["LatteC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

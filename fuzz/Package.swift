@@ -18,7 +18,7 @@ let package = Package(
         .executableTarget(name: "FuzzPickle", dependencies: ["FuzzSupport", latte("LatteReaders")]),
         .executableTarget(name: "FuzzTorchFile", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteReaders")]),
         .executableTarget(name: "FuzzRANS", dependencies: ["FuzzSupport", latte("LatteFormat")]),
-        .executableTarget(name: "FuzzLatteFile", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteFormat")]),
+        .executableTarget(name: "FuzzLatteFile", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteFormat"), latte("LatteC")]),
         .executableTarget(name: "FuzzMapping", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteMapper")]),
         .executableTarget(name: "FuzzModelConfig", dependencies: ["FuzzSupport", latte("LatteCore"), latte("LatteMapper")]),
         // Structure-aware targets (custom mutators, issue 10): the .latte manifest and payloads,
