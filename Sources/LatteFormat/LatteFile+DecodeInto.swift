@@ -77,6 +77,8 @@ private final class InPlaceWork: Sendable {
         // `concurrentPerform` returns only after every worker has: `body` and the buffers it
         // writes to are never used after `run` returns.
         withoutActuallyEscaping(body) { body in
+            // nonisolated(unsafe): the workers call `body` at once; each job writes only its own
+            // chunk's slice of the caller's buffers and reads arrays nothing mutates.
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: threads) { _ in
                 var scratch: AlignedBuffer?
