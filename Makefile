@@ -36,7 +36,10 @@ build: deps
 
 # A venv with what the Python package and its tests need, made once.
 pyvenv:
-	@[ -x $(PY) ] || { python3 -m venv $(PYVENV) && $(PY) -m pip install -q numpy ml_dtypes pytest setuptools wheel; }
+	@# Debian's python3 makes venvs only with python3-venv installed.
+	@[ -x $(PY) ] || { rm -rf $(PYVENV); python3 -m venv $(PYVENV) 2>/dev/null || { rm -rf $(PYVENV); \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(PYVENV); } \
+	  && $(PY) -m pip install -q numpy ml_dtypes pytest setuptools wheel; }
 
 # The main job on the bundled tiny LaTtE-Flow model: convert it (reference outputs embedded),
 # look at the file and its expert-group plan, then verify it end to end.
