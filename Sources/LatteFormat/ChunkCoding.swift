@@ -37,15 +37,39 @@ enum ChunkCoder {
         if let width = planeWidth(dtype), n % width == 0 {
             return encodePlanes(raw, width: width, options: options)
         }
+        return encodeBytewise(raw, options: options)
+    }
+
+    /// Non-float chunks: the smallest of zstd, one `rans32` plane (width 1) and raw. zstd's
+    /// literals are Huffman-coded in whole bits per 128 KiB block, so on matchless skewed
+    /// bytes (int8 weights) an order-0 rANS stream is smaller; with matches, zstd wins. rANS
+    /// is tried only when the byte histogram's estimate beats zstd's frame.
+    private static func encodeBytewise(_ raw: UnsafeRawBufferPointer, options: CodecOptions) -> EncodedChunk {
+        let n = raw.count
+        var best = EncodedChunk(bytes: [], entry: ChunkEntry(offset: 0, length: n, raw: n, codec: .raw))
         if let z = Zstd.compress(raw, Zstd.Parameters(level: options.level)), withinRatio(stored: z.count, raw: n) {
-            return EncodedChunk(bytes: z, entry: ChunkEntry(offset: 0, length: z.count, raw: n, codec: .zstd))
+            best = EncodedChunk(bytes: z, entry: ChunkEntry(offset: 0, length: z.count, raw: n, codec: .zstd))
         }
-        return EncodedChunk(bytes: Array(raw), entry: ChunkEntry(offset: 0, length: n, raw: n, codec: .raw))
+        let counts = ByteStats.histogram(raw)
+        let estimate = ByteStats.entropyBytes(counts) + Double(RANS.headerBytes(symbols: counts.filter { $0 > 0 }.count))
+        if estimate < Double(best.entry.length) {
+            let r = RANS.encode(raw, counts: counts)
+            if r.count < best.entry.length, withinRatio(stored: r.count, raw: n) {
+                best = EncodedChunk(bytes: r, entry: ChunkEntry(offset: 0, length: r.count, raw: n, codec: .planes, width: 1,
+                                                                planes: [PlaneEntry(codec: .rans32, length: r.count)]))
+            }
+        }
+        if best.entry.codec == .raw { best.bytes = Array(raw) }
+        return best
     }
 
     /// Encodes a blob chunk (embedded files): zstd or raw.
     static func encodeBytes(_ raw: UnsafeRawBufferPointer, options: CodecOptions) -> EncodedChunk {
-        encode(raw, dtype: .u8, options: options)
+        let n = raw.count
+        if let z = Zstd.compress(raw, Zstd.Parameters(level: options.level)), withinRatio(stored: z.count, raw: n) {
+            return EncodedChunk(bytes: z, entry: ChunkEntry(offset: 0, length: z.count, raw: n, codec: .zstd))
+        }
+        return EncodedChunk(bytes: Array(raw), entry: ChunkEntry(offset: 0, length: n, raw: n, codec: .raw))
     }
 
     /// The format's bound on a chunk (raw ≤ stored × `LatteLayout.maxCompressionRatio`), kept

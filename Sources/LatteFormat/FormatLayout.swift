@@ -8,7 +8,7 @@ public enum LatteLayout {
     /// The last eight bytes.
     public static let endMagic: [UInt8] = Array("LATTEEND".utf8)
     public static let majorVersion: UInt16 = 1
-    public static let minorVersion: UInt16 = 0
+    public static let minorVersion: UInt16 = 1
     /// Header: magic, major, minor, reserved flags, zero padding up to the first chunk.
     public static let headerSize = 64
     /// Trailer: manifest offset, manifest length, manifest XXH64 (each UInt64 LE), end magic.

@@ -20,6 +20,10 @@ public struct LatteWriteOptions: Sendable {
     /// behind. Off by default, as for `zstd`, `cp` and safetensors: the rename alone already
     /// guarantees no process ever sees a partial file at the output path.
     public var sync = false
+    /// Store the manifest as a zstd frame located by a small envelope at the trailer
+    /// (FORMAT.md, "Compressed manifest"), when that is smaller; off: plain JSON, readable
+    /// by readers older than format 1.1.
+    public var compressManifest = true
     /// Called after each batch with raw bytes done and total.
     public var progress: ProgressHandler?
 
@@ -210,6 +214,8 @@ private final class Job {
         var bytes: UnsafeRawBufferPointer
         var dtype: DType
         var isLast: Bool
+        /// An embedded file's chunk: raw or zstd only (FORMAT.md, "Embedded files").
+        var isBlob: Bool
         /// Keeps a chunk copied out of a strided view alive until it is written.
         var holder: TensorBytes? = nil
     }
@@ -272,14 +278,14 @@ private final class Job {
             let source = openItem(index, item, blobFiles: blobFiles)
             if source.count == 0 {
                 let (bytes, holder) = try source.chunk(0 ..< 0)
-                batch.append(Pending(item: index, bytes: bytes, dtype: source.dtype, isLast: true, holder: holder))
+                batch.append(Pending(item: index, bytes: bytes, dtype: source.dtype, isLast: true, isBlob: source.isBlob, holder: holder))
                 continue
             }
             var at = 0
             while at < source.count {
                 let n = min(options.chunkSize, source.count - at)
                 let (bytes, holder) = try source.chunk(at ..< at + n)
-                batch.append(Pending(item: index, bytes: bytes, dtype: source.dtype, isLast: at + n == source.count, holder: holder))
+                batch.append(Pending(item: index, bytes: bytes, dtype: source.dtype, isLast: at + n == source.count, isBlob: source.isBlob, holder: holder))
                 at += n
                 batchBytes += n
                 if batchBytes >= batchLimit {
@@ -298,6 +304,7 @@ private final class Job {
     struct ItemSource {
         var count: Int
         var dtype: DType
+        var isBlob = false
         var chunk: (Range<Int>) throws -> (UnsafeRawBufferPointer, TensorBytes?)
     }
 
@@ -318,7 +325,7 @@ private final class Job {
         case let .blob(b):
             open[index] = Open(holder: blobFiles[b])
             let bytes = blobFiles[b].bytes
-            return ItemSource(count: bytes.count, dtype: .u8) { r in (UnsafeRawBufferPointer(rebasing: bytes[r]), nil) }
+            return ItemSource(count: bytes.count, dtype: .u8, isBlob: true) { r in (UnsafeRawBufferPointer(rebasing: bytes[r]), nil) }
         }
     }
 
@@ -364,10 +371,15 @@ private final class Job {
         try ReadBackRules.checkDepth(.object(provenance), configPath: options.configPath(for: c))
         let text = manifest.serializedText()
         try ReadBackRules.checkManifest(size: text.count, path: out.finalPath)
+        var stored = text
+        if options.compressManifest, let packed = ManifestEnvelope.wrap(text, at: out.offset, level: options.codec.level) {
+            try out.write(packed.frame)
+            stored = packed.envelope
+        }
         let manifestOffset = out.offset
-        try out.write(text)
-        let trailer = LatteLayout.Trailer(manifestOffset: UInt64(manifestOffset), manifestLength: UInt64(text.count),
-                                          manifestChecksum: XXH64.hash(text))
+        try out.write(stored)
+        let trailer = LatteLayout.Trailer(manifestOffset: UInt64(manifestOffset), manifestLength: UInt64(stored.count),
+                                          manifestChecksum: XXH64.hash(stored))
         try out.write(trailer.encode())
     }
 
@@ -396,7 +408,8 @@ private final class Job {
                 var i = t
                 while i < work.count {
                     if work[i].bytes.count > 0 {
-                        results[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
+                        results[i] = work[i].isBlob ? ChunkCoder.encodeBytes(work[i].bytes, options: codec)
+                            : ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
                     }
                     i += threads
                 }
