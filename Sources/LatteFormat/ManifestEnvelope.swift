@@ -49,7 +49,8 @@ enum ManifestEnvelope {
         guard offset >= LatteLayout.headerSize, offset < at, length == at - offset else {
             throw .manifestInvalid("the compressed manifest at \(offset) with \(length) bytes does not end where the envelope starts (byte \(at))")
         }
-        guard raw >= 1, raw <= LatteLayout.maxManifestSize else { throw .manifestTooLarge(max(raw, 0)) }
+        guard raw >= 1 else { throw .manifestInvalid("the compressed manifest declares \(raw) bytes") }
+        guard raw <= LatteLayout.maxManifestSize else { throw .manifestTooLarge(raw) }
         guard ChunkCoder.withinRatio(stored: length, raw: raw) else {
             throw .manifestInvalid("the compressed manifest declares \(raw) bytes from \(length), over \(LatteLayout.maxCompressionRatio) per stored byte")
         }
