@@ -149,7 +149,8 @@ public final class LatteFile: Sendable {
                        body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
         let plan = DecodePlan(tensors, requestedThreads: threads)
         let source = DecodeSource(file: file, path: path, tensors: tensors, plan: plan, sink: sink)
-        for s in Set(tensors.map(\.section)) { mark(s) }
+        // A twin delta reads its twin's chunks: the twin's section (the shared one) counts too.
+        for s in Set(tensors.map(\.section) + tensors.compactMap(\.twinSection)) { mark(s) }
 
         // Two slabs, alternating: batch b + 1 decodes into one while batch b is consumed from
         // the other. Each batch retains its slab, so a slab outlives every worker using it.
