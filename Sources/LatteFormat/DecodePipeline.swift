@@ -184,7 +184,9 @@ final class DecodeBatch: Sendable {
     /// raw) into `out`. A damaged twin chunk surfaces here, as this tensor's chunk; a wrong
     /// twin byte, as this tensor's checksum mismatch.
     private func applyTwin(_ w: ChunkEntry, to out: UnsafeMutableRawBufferPointer, thread t: Int) throws(ChunkDecodeFailure) {
-        guard w.raw == out.count else { throw ChunkDecodeFailure("the twin's chunk has \(w.raw) raw bytes for \(out.count)") }
+        guard w.raw == out.count, !source.twinScratch.isEmpty || w.codec == .raw else {
+            throw ChunkDecodeFailure("the twin's chunk has \(w.raw) raw bytes for \(out.count)")
+        }
         let stored = UnsafeRawBufferPointer(rebasing: source.file.bytes[w.offset ..< w.offset + w.length])
         if w.codec == .raw {
             TwinDelta.xor(UnsafeRawBufferPointer(out), stored, into: out)
@@ -210,7 +212,11 @@ final class DecodeBatch: Sendable {
             do {
                 try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: source.file.bytes[c.offset ..< c.offset + c.length]),
                                       into: out, scratch: source.scratch[t].bytes)
-                if c.xorTwin { try applyTwin(tensor.twinChunks[j.chunk], to: out, thread: t) }
+                if c.xorTwin {
+                    // Validated manifests resolve a twin of as many chunks; anything else is refused here.
+                    guard j.chunk < tensor.twinChunks.count else { throw ChunkDecodeFailure("a twin delta without a twin chunk") }
+                    try applyTwin(tensor.twinChunks[j.chunk], to: out, thread: t)
+                }
             } catch {
                 let e = LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: j.chunk, reason: String(describing: error))
                 outcomes.set(i, .failed(LocatedError(path: source.path, e)))

@@ -319,7 +319,7 @@ struct ManifestParser {
             do throws(LatteFileError) {
                 chunks = try self.chunks(b["chunks"], total: nbytes, width: 1, section: sections[section], chunkSize: chunkSize, owner: name)
             } catch { throw bad(reason(error)) }
-            guard chunks.allSatisfy({ $0.codec != .planes }) else { throw bad("embedded files use raw or zstd chunks only") }
+            guard chunks.allSatisfy({ $0.codec != .planes && !$0.xorTwin }) else { throw bad("embedded files use raw or zstd chunks only, without deltas") }
             blobs.append(LatteBlob(name: name, section: section, nbytes: nbytes, checksum: sum, chunks: chunks))
         }
         return blobs

@@ -49,8 +49,11 @@ import LatteTestSupport
             let a = withDeltas.tensor(named: "gen.layers.0.w")!, b = plain.tensor(named: "gen.layers.0.w")!
             #expect(a.storedBytes <= b.storedBytes)
             for (x, y) in zip(a.chunks, b.chunks) { #expect(x.length <= y.length) }
-            // An unchanged replica is all delta chunks, a fraction of plain.
-            if flips == 0 { #expect(a.chunks.allSatisfy(\.xorTwin) && a.twin == "model.layers.0.w", "\(dtype.name)") }
+            // An unchanged replica is all delta chunks (but in a few bytes, where a frame costs more than raw).
+            if flips == 0, twin.count >= 256 {
+                let big = a.chunks.filter { $0.raw >= 256 }
+                #expect(big.allSatisfy { $0.xorTwin } && a.twin == "model.layers.0.w", "\(dtype.name)")
+            }
         }
     }
 
