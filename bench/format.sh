@@ -76,6 +76,19 @@ read -r te td < <(best_pair "\"$LATTE\" export \"$WORK/minilm-bf16.latte\" -o \"
 printf 'bf16 export over an existing file: %.3fs, zstd -d -f %.3fs, ratio %s\n' "$te" "$td" "$(ratio "$te" "$td")"
 echo "targets: latte <= 0.670 (bf16), <= 0.845 (f32); convert and export time ratios <= 1.000"
 echo "times: best of 5 alternating runs"
+# Non-float data and small files (issue 13, point 3): latte at most zstd -3's size, never
+# larger than the source. The int8 model: every F32 matrix of the F32 model quantized per row.
+"$WORK/venv/bin/python" bench/make_int8.py "$WORK/minilm-f32.safetensors" "$WORK/minilm-i8.safetensors"
+printf '%-28s %10s %8s %8s\n' file bytes latte zstd-3
+for f in "$WORK/minilm-i8.safetensors" fixtures/models/k1/model.safetensors fixtures/models/tiny-bf16/model.safetensors; do
+  "$LATTE" convert "$f" -o "$WORK/small.latte" --no-progress --threads "$THREADS" >/dev/null 2>&1
+  "$LATTE" verify "$WORK/small.latte" --source "$f" >/dev/null
+  zstd -q -f -3 "$f" -o "$WORK/small.zst"
+  printf '%-28s %10d %8s %8s\n' "${f#*/models/}" "$(size "$f")" "$(ratio "$(size "$WORK/small.latte")" "$(size "$f")")" \
+    "$(ratio "$(size "$WORK/small.zst")" "$(size "$f")")"
+done
+rm -f "$WORK/small.latte" "$WORK/small.zst"
+echo "targets: latte <= zstd-3 on the int8 model, < 1.000 on the small files"
 # ZipNN pulls in torch, so it runs only where a Python with zipnn already is.
 ZPY=${ZIPNN_PYTHON:-.venv-fixtures/bin/python}
 if [ -x "$ZPY" ] && "$ZPY" -c 'import zipnn' 2>/dev/null; then

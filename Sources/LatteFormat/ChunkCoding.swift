@@ -11,6 +11,11 @@ public struct CodecOptions: Sendable, Equatable {
     /// Below this estimated ratio a plane is also tried with zstd, whose matches beat an
     /// order-0 coder on runs (zero padding, repeated rows).
     public var zstdTryBelow: Double = 0.125
+    /// Planes up to this size are also tried with zstd: the rANS table (up to 672 bytes)
+    /// would cost more than the skew saves (a 16 KiB plane is a 32 KiB BF16 chunk).
+    public var smallPlane = 16 << 10
+    /// Float chunks up to this size are also tried whole with zstd.
+    public var smallChunk = 64 << 10
 
     public init(level: Int32 = 3) { self.level = level }
 }
@@ -37,15 +42,39 @@ enum ChunkCoder {
         if let width = planeWidth(dtype), n % width == 0 {
             return encodePlanes(raw, width: width, options: options)
         }
+        return encodeBytewise(raw, options: options)
+    }
+
+    /// Non-float chunks: the smallest of zstd, one `rans32` plane (width 1) and raw. zstd's
+    /// literals are Huffman-coded in whole bits per 128 KiB block, so on matchless skewed
+    /// bytes (int8 weights) an order-0 rANS stream is smaller; with matches, zstd wins. rANS
+    /// is tried only when the byte histogram's estimate beats zstd's frame.
+    private static func encodeBytewise(_ raw: UnsafeRawBufferPointer, options: CodecOptions) -> EncodedChunk {
+        let n = raw.count
+        var best = EncodedChunk(bytes: [], entry: ChunkEntry(offset: 0, length: n, raw: n, codec: .raw))
         if let z = Zstd.compress(raw, Zstd.Parameters(level: options.level)), withinRatio(stored: z.count, raw: n) {
-            return EncodedChunk(bytes: z, entry: ChunkEntry(offset: 0, length: z.count, raw: n, codec: .zstd))
+            best = EncodedChunk(bytes: z, entry: ChunkEntry(offset: 0, length: z.count, raw: n, codec: .zstd))
         }
-        return EncodedChunk(bytes: Array(raw), entry: ChunkEntry(offset: 0, length: n, raw: n, codec: .raw))
+        let counts = ByteStats.histogram(raw)
+        let estimate = ByteStats.entropyBytes(counts) + Double(RANS.headerBytes(symbols: counts.filter { $0 > 0 }.count))
+        if estimate < Double(best.entry.length) {
+            let r = RANS.encode(raw, counts: counts)
+            if r.count < best.entry.length, withinRatio(stored: r.count, raw: n) {
+                best = EncodedChunk(bytes: r, entry: ChunkEntry(offset: 0, length: r.count, raw: n, codec: .planes, width: 1,
+                                                                planes: [PlaneEntry(codec: .rans32, length: r.count)]))
+            }
+        }
+        if best.entry.codec == .raw { best.bytes = Array(raw) }
+        return best
     }
 
     /// Encodes a blob chunk (embedded files): zstd or raw.
     static func encodeBytes(_ raw: UnsafeRawBufferPointer, options: CodecOptions) -> EncodedChunk {
-        encode(raw, dtype: .u8, options: options)
+        let n = raw.count
+        if let z = Zstd.compress(raw, Zstd.Parameters(level: options.level)), withinRatio(stored: z.count, raw: n) {
+            return EncodedChunk(bytes: z, entry: ChunkEntry(offset: 0, length: z.count, raw: n, codec: .zstd))
+        }
+        return EncodedChunk(bytes: Array(raw), entry: ChunkEntry(offset: 0, length: n, raw: n, codec: .raw))
     }
 
     /// The format's bound on a chunk (raw ≤ stored × `LatteLayout.maxCompressionRatio`), kept
@@ -69,31 +98,47 @@ enum ChunkCoder {
         split.withUnsafeBytes { all in
             for k in 0 ..< width {
                 let plane = UnsafeRawBufferPointer(rebasing: all[k * planeSize ..< (k + 1) * planeSize])
-                let counts = ByteStats.histogram(plane)
-                let estimate = ByteStats.entropyBytes(counts) + Double(RANS.headerBytes(symbols: counts.filter { $0 > 0 }.count))
-                var best: (PlaneCodec, [UInt8])? = nil
-                if estimate < Double(planeSize) * options.rawThreshold {
-                    let r = RANS.encode(plane, counts: counts)
-                    if r.count < planeSize, withinRatio(stored: r.count, raw: planeSize) { best = (.rans32, r) }
-                    if estimate < Double(planeSize) * options.zstdTryBelow,
-                       let z = Zstd.compress(plane, Zstd.Parameters(level: options.level)), z.count < (best?.1.count ?? planeSize),
-                       withinRatio(stored: z.count, raw: planeSize) {
-                        best = (.zstd, z)
-                    }
-                }
-                let chosen = best ?? (.raw, Array(plane))
+                let chosen = choosePlane(plane, options: options)
                 planes.append(PlaneEntry(codec: chosen.0, length: chosen.1.count))
                 stored.append(chosen.1)
             }
+        }
+        // A small chunk is also tried whole with zstd (cheap there): repeated values across
+        // bytes of one element, which the planes split apart, and no table to pay for.
+        let whole = n <= options.smallChunk ? Zstd.compress(raw, Zstd.Parameters(level: options.level)) : nil
+        let planesLength = stored.reduce(0) { $0 + $1.count }
+        if let whole, whole.count < planesLength, withinRatio(stored: whole.count, raw: n) {
+            return EncodedChunk(bytes: whole, entry: ChunkEntry(offset: 0, length: whole.count, raw: n, codec: .zstd))
         }
         // All planes raw: the chunk is better stored raw, where it can be used from the map.
         if planes.allSatisfy({ $0.codec == .raw }) {
             return EncodedChunk(bytes: Array(raw), entry: ChunkEntry(offset: 0, length: n, raw: n, codec: .raw))
         }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(stored.reduce(0) { $0 + $1.count })
+        bytes.reserveCapacity(planesLength)
         for s in stored { bytes.append(contentsOf: s) }
         return EncodedChunk(bytes: bytes, entry: ChunkEntry(offset: 0, length: bytes.count, raw: n, codec: .planes, width: width, planes: planes))
+    }
+
+    /// One plane's codec and stored bytes: `rans32` when the histogram's estimate (table
+    /// included) says it gains enough; zstd too on very redundant planes (its matches beat an
+    /// order-0 coder on runs) and on small planes, where the rANS table is a large part of
+    /// the stream and a zstd frame costs a few bytes; raw otherwise.
+    private static func choosePlane(_ plane: UnsafeRawBufferPointer, options: CodecOptions) -> (PlaneCodec, [UInt8]) {
+        let planeSize = plane.count
+        let counts = ByteStats.histogram(plane)
+        let estimate = ByteStats.entropyBytes(counts) + Double(RANS.headerBytes(symbols: counts.filter { $0 > 0 }.count))
+        var best: (PlaneCodec, [UInt8])? = nil
+        if estimate < Double(planeSize) * options.rawThreshold {
+            let r = RANS.encode(plane, counts: counts)
+            if r.count < planeSize, withinRatio(stored: r.count, raw: planeSize) { best = (.rans32, r) }
+        }
+        if planeSize <= options.smallPlane || estimate < Double(planeSize) * options.zstdTryBelow,
+           let z = Zstd.compress(plane, Zstd.Parameters(level: options.level)), z.count < (best?.1.count ?? planeSize),
+           withinRatio(stored: z.count, raw: planeSize) {
+            best = (.zstd, z)
+        }
+        return best ?? (.raw, Array(plane))
     }
 
     /// Decodes `stored` (the chunk's stored bytes) into `out` (exactly `entry.raw` bytes).

@@ -40,6 +40,8 @@ struct DecodePlan {
     /// The largest chunk's raw size (each thread's scratch).
     var maxRaw: Int
     var threads: Int
+    /// Whether some chunk is a twin delta (each thread then holds a second scratch buffer).
+    var hasDeltas: Bool
 
     /// Batches of at most 4 chunks per thread and at most `LatteLayout.decodeBatchBytes`
     /// (at least one chunk each). `requested` threads are capped at the online cores and at
@@ -48,7 +50,10 @@ struct DecodePlan {
     init(_ tensors: [LatteTensor], requestedThreads requested: Int) {
         // Validated manifests: raw ≤ maxChunkSize (64 MiB), so none of the sums below comes near overflow.
         maxRaw = tensors.lazy.flatMap(\.chunks).map(\.raw).max() ?? 0
-        threads = max(1, min(requested, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / max(maxRaw, 1)))
+        // A twin delta decodes the twin's chunk into a second scratch buffer per thread.
+        hasDeltas = tensors.contains { $0.chunks.contains(where: \.xorTwin) }
+        let perThread = max(maxRaw, 1) * (hasDeltas ? 2 : 1)
+        threads = max(1, min(requested, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / perThread))
         let perBatch = threads * 4
         batches = [[]]
         var batchBytes = 0
@@ -110,6 +115,8 @@ final class DecodeSource: Sendable {
     /// One scratch buffer per thread, shared by consecutive batches: a batch starts only
     /// after the previous one finished decoding, so no two workers use one at once.
     let scratch: [AlignedBuffer]
+    /// One buffer per thread for the twin's chunk of a delta chunk (none without deltas).
+    let twinScratch: [AlignedBuffer]
 
     init(file: MappedFile, path: String, tensors: [LatteTensor], plan: DecodePlan,
          sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)?) {
@@ -118,6 +125,7 @@ final class DecodeSource: Sendable {
         self.tensors = tensors
         self.sink = sink
         scratch = plan.maxRaw == 0 ? [] : (0 ..< plan.threads).map { _ in AlignedBuffer(size: plan.maxRaw) }
+        twinScratch = plan.maxRaw == 0 || !plan.hasDeltas ? [] : (0 ..< plan.threads).map { _ in AlignedBuffer(size: plan.maxRaw) }
     }
 
     func entry(_ j: DecodeJob) -> ChunkEntry { tensors[j.tensor].chunks[j.chunk] }
@@ -172,6 +180,25 @@ final class DecodeBatch: Sendable {
         for r in storedRanges { source.file.advise(r.lowerBound, r.count, .drop) }
     }
 
+    /// XORs the twin's chunk (decoded into the thread's twin scratch, or read in place when
+    /// raw) into `out`. A damaged twin chunk surfaces here, as this tensor's chunk; a wrong
+    /// twin byte, as this tensor's checksum mismatch.
+    private func applyTwin(_ w: ChunkEntry, to out: UnsafeMutableRawBufferPointer, thread t: Int) throws(ChunkDecodeFailure) {
+        guard w.raw == out.count, !source.twinScratch.isEmpty || w.codec == .raw else {
+            throw ChunkDecodeFailure("the twin's chunk has \(w.raw) raw bytes for \(out.count)")
+        }
+        let stored = UnsafeRawBufferPointer(rebasing: source.file.bytes[w.offset ..< w.offset + w.length])
+        if w.codec == .raw {
+            TwinDelta.xor(UnsafeRawBufferPointer(out), stored, into: out)
+            return
+        }
+        let twin = UnsafeMutableRawBufferPointer(rebasing: source.twinScratch[t].bytes[0 ..< w.raw])
+        do { try ChunkCoder.decode(w, stored: stored, into: twin, scratch: source.scratch[t].bytes) } catch {
+            throw ChunkDecodeFailure("the twin's chunk: \(error)")
+        }
+        TwinDelta.xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(twin), into: out)
+    }
+
     /// Worker `t` of `n`: jobs t, t + n, … (static striding: chunks are nearly equal in size).
     private func work(thread t: Int, of n: Int) {
         var i = t
@@ -185,6 +212,11 @@ final class DecodeBatch: Sendable {
             do {
                 try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: source.file.bytes[c.offset ..< c.offset + c.length]),
                                       into: out, scratch: source.scratch[t].bytes)
+                if c.xorTwin {
+                    // Validated manifests resolve a twin of as many chunks; anything else is refused here.
+                    guard j.chunk < tensor.twinChunks.count else { throw ChunkDecodeFailure("a twin delta without a twin chunk") }
+                    try applyTwin(tensor.twinChunks[j.chunk], to: out, thread: t)
+                }
             } catch {
                 let e = LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: j.chunk, reason: String(describing: error))
                 outcomes.set(i, .failed(LocatedError(path: source.path, e)))

@@ -8,7 +8,7 @@ public enum LatteLayout {
     /// The last eight bytes.
     public static let endMagic: [UInt8] = Array("LATTEEND".utf8)
     public static let majorVersion: UInt16 = 1
-    public static let minorVersion: UInt16 = 0
+    public static let minorVersion: UInt16 = 1
     /// Header: magic, major, minor, reserved flags, zero padding up to the first chunk.
     public static let headerSize = 64
     /// Trailer: manifest offset, manifest length, manifest XXH64 (each UInt64 LE), end magic.
@@ -45,5 +45,5 @@ public enum LatteLayout {
     public static let maxEntries = 10_000_000
 
     /// Features this reader implements; a file requiring any other is refused.
-    public static let knownRequiredFeatures: Set<String> = ["xxh64", "zstd", "planes", "rans32"]
+    public static let knownRequiredFeatures: Set<String> = ["xxh64", "zstd", "planes", "rans32", "twin-xor"]
 }

@@ -15,7 +15,8 @@ extension LatteFile {
     public func decode(_ tensors: [LatteTensor], into buffers: [UnsafeMutableRawBufferPointer], threads: Int) throws {
         precondition(tensors.count == buffers.count && zip(tensors, buffers).allSatisfy { $0.nbytes == $1.count },
                      "one buffer of exactly nbytes per tensor")
-        for s in Set(tensors.map(\.section)) { mark(s) }
+        // A delta chunk reads its twin's chunk, which may sit in another section (`shared`).
+        for s in Set(tensors.map(\.section) + tensors.compactMap(\.twinSection)) { mark(s) }
         var jobs: [(tensor: Int, chunk: Int, at: Int)] = []
         for (ti, t) in tensors.enumerated() {
             var at = 0
@@ -25,7 +26,9 @@ extension LatteFile {
             }
         }
         let maxRaw = jobs.lazy.map { tensors[$0.tensor].chunks[$0.chunk].raw }.max() ?? 0
-        let n = max(1, min(threads, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / max(maxRaw, 1), jobs.count))
+        // Scratch per thread: one chunk, and a second for a twin's chunk when there are deltas.
+        let perThread = tensors.contains { $0.chunks.contains(where: \.xorTwin) } ? 2 * max(maxRaw, 1) : max(maxRaw, 1)
+        let n = max(1, min(threads, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / perThread, jobs.count))
         let work = InPlaceWork(jobs.count)
         try work.run(threads: n) { job, scratch in
             let j = jobs[job]
@@ -35,7 +38,8 @@ extension LatteFile {
             let out = UnsafeMutableRawBufferPointer(rebasing: buffers[j.tensor][j.at ..< j.at + c.raw])
             do {
                 try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]),
-                                      into: out, scratch: scratch(maxRaw))
+                                      into: out, scratch: scratch(0, maxRaw))
+                if c.xorTwin { try applyTwin(t, chunk: j.chunk, to: out, scratch: scratch(0, maxRaw), twin: scratch(1, maxRaw)) }
             } catch {
                 throw LocatedError(path: path, LatteFileError.chunkCorrupt(tensor: t.name, chunk: j.chunk, reason: String(describing: error)))
             }
@@ -49,11 +53,32 @@ extension LatteFile {
             }
         }
     }
+
+    /// Turns a decoded delta chunk `out` of `t` into its bytes: the XOR with the twin's chunk
+    /// (decoded into `twin`), as the streaming decoder does (`DecodeBatch`).
+    private func applyTwin(_ t: LatteTensor, chunk k: Int, to out: UnsafeMutableRawBufferPointer,
+                           scratch: UnsafeMutableRawBufferPointer, twin: UnsafeMutableRawBufferPointer) throws {
+        // A validated manifest resolves the twin's chunks; anything else is refused here.
+        guard k < t.twinChunks.count, t.twinChunks[k].raw == out.count else {
+            throw ChunkDecodeFailure("a twin delta without a twin chunk of \(out.count) bytes")
+        }
+        let w = t.twinChunks[k]
+        let stored = UnsafeRawBufferPointer(rebasing: file.bytes[w.offset ..< w.offset + w.length])
+        if w.codec == .raw {
+            TwinDelta.xor(UnsafeRawBufferPointer(out), stored, into: out)
+            return
+        }
+        let decoded = UnsafeMutableRawBufferPointer(rebasing: twin[0 ..< w.raw])
+        do { try ChunkCoder.decode(w, stored: stored, into: decoded, scratch: scratch) } catch {
+            throw ChunkDecodeFailure("the twin's chunk: \(error)")
+        }
+        TwinDelta.xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(decoded), into: out)
+    }
 }
 
 /// Jobs 0 ..< count taken one at a time by `threads` workers (chunks differ in size: a
 /// tensor's last one is short), stopping at the first error, which `run` rethrows. Each
-/// worker has its own scratch buffer, allocated on first use.
+/// worker has its own scratch buffers (two: a chunk's, and its twin's), allocated on first use.
 private final class InPlaceWork: Sendable {
     private struct State {
         var next = 0
@@ -72,7 +97,7 @@ private final class InPlaceWork: Sendable {
         }
     }
 
-    func run(threads: Int, _ body: (Int, (Int) -> UnsafeMutableRawBufferPointer) throws -> Void) throws {
+    func run(threads: Int, _ body: (Int, (_ index: Int, _ size: Int) -> UnsafeMutableRawBufferPointer) throws -> Void) throws {
         guard count > 0 else { return }
         // `concurrentPerform` returns only after every worker has: `body` and the buffers it
         // writes to are never used after `run` returns.
@@ -81,10 +106,10 @@ private final class InPlaceWork: Sendable {
             // chunk's slice of the caller's buffers and reads arrays nothing mutates.
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: threads) { _ in
-                var scratch: AlignedBuffer?
-                func scratchOf(_ size: Int) -> UnsafeMutableRawBufferPointer {
-                    if scratch == nil { scratch = AlignedBuffer(size: size) }
-                    return scratch!.bytes
+                var scratch: [AlignedBuffer?] = [nil, nil]
+                func scratchOf(_ index: Int, _ size: Int) -> UnsafeMutableRawBufferPointer {
+                    if scratch[index] == nil { scratch[index] = AlignedBuffer(size: size) }
+                    return scratch[index]!.bytes
                 }
                 while let job = take() {
                     do { try body(job, scratchOf) } catch {

@@ -52,10 +52,21 @@ public final class LatteFile: Sendable {
         let text = UnsafeRawBufferPointer(rebasing: b[trailer.manifestRange])
         let found = XXH64.hash(text)
         guard found == trailer.manifestChecksum else { throw .manifestChecksumMismatch(expected: trailer.manifestChecksum, found: found) }
-        // Read in place (JSONTree: about 2x the manifest's size), not as a JSONValue (about 7x).
-        let tree: JSONTree
-        do { tree = try JSON.parseTree(text) } catch { throw .manifestNotJSON(error.description) }
+        let tree = try parseManifestJSON(text)
+        // A compressed manifest: the trailer's JSON is its envelope (FORMAT.md, "Compressed manifest").
+        if let inner = try ManifestEnvelope.open(tree.root, file: b, at: trailer.manifestRange.lowerBound) {
+            // The tree holds its own copy: the decompressed text is freed once parsed.
+            let parsed = inner.text.withUnsafeBytes { text in Result { () throws(LatteFileError) in try parseManifestJSON(text) } }
+            let innerTree = try parsed.get()
+            guard innerTree.root["manifest"] == nil else { throw .manifestInvalid("a compressed manifest holds another envelope") }
+            return try ManifestParser(dataStart: LatteLayout.headerSize, dataEnd: inner.dataEnd).parse(innerTree.root)
+        }
         return try ManifestParser(dataStart: LatteLayout.headerSize, dataEnd: trailer.manifestRange.lowerBound).parse(tree.root)
+    }
+
+    /// Read in place (JSONTree: about 2x the manifest's size), not as a JSONValue (about 7x).
+    private static func parseManifestJSON(_ text: UnsafeRawBufferPointer) throws(LatteFileError) -> JSONTree {
+        do { return try JSON.parseTree(text) } catch { throw .manifestNotJSON(error.description) }
     }
 
     public var tensors: [LatteTensor] { manifest.tensors }
@@ -139,7 +150,8 @@ public final class LatteFile: Sendable {
                        body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
         let plan = DecodePlan(tensors, requestedThreads: threads)
         let source = DecodeSource(file: file, path: path, tensors: tensors, plan: plan, sink: sink)
-        for s in Set(tensors.map(\.section)) { mark(s) }
+        // A twin delta reads its twin's chunks: the twin's section (the shared one) counts too.
+        for s in Set(tensors.map(\.section) + tensors.compactMap(\.twinSection)) { mark(s) }
 
         // Two slabs, alternating: batch b + 1 decodes into one while batch b is consumed from
         // the other. Each batch retains its slab, so a slab outlives every worker using it.

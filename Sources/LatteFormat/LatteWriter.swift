@@ -20,6 +20,13 @@ public struct LatteWriteOptions: Sendable {
     /// behind. Off by default, as for `zstd`, `cp` and safetensors: the rename alone already
     /// guarantees no process ever sees a partial file at the output path.
     public var sync = false
+    /// Store the manifest as a zstd frame located by a small envelope at the trailer
+    /// (FORMAT.md, "Compressed manifest"), when that is smaller; off: plain JSON, readable
+    /// by readers older than format 1.1.
+    public var compressManifest = true
+    /// Code replica tensors `gen.layers.{l}.X` chunk by chunk as their XOR with the twin
+    /// `model.layers.{l}.X` (same dtype and shape) when that is smaller (FORMAT.md, "Twin deltas").
+    public var twinDeltas = true
     /// Called after each batch with raw bytes done and total.
     public var progress: ProgressHandler?
 
@@ -210,6 +217,11 @@ private final class Job {
         var bytes: UnsafeRawBufferPointer
         var dtype: DType
         var isLast: Bool
+        /// An embedded file's chunk: raw or zstd only (FORMAT.md, "Embedded files").
+        var isBlob: Bool
+        /// The same bytes of the tensor's twin, when it has one (twin deltas).
+        var twin: UnsafeRawBufferPointer? = nil
+        var twinHolder: TensorBytes? = nil
         /// Keeps a chunk copied out of a strided view alive until it is written.
         var holder: TensorBytes? = nil
     }
@@ -217,6 +229,8 @@ private final class Job {
     /// An item being written: its bytes kept alive and its checksum so far.
     final class Open {
         var holder: Any
+        /// The twin's name, when the tensor's chunks may be coded against it.
+        var twin: String?
         var hash = XXH64()
         var chunks: [ChunkEntry] = []
         init(holder: Any) { self.holder = holder }
@@ -274,14 +288,16 @@ private final class Job {
             let source = openItem(index, item, blobFiles: blobFiles)
             if source.count == 0 {
                 let (bytes, holder) = try source.chunk(0 ..< 0)
-                batch.append(Pending(item: index, bytes: bytes, dtype: source.dtype, isLast: true, holder: holder))
+                batch.append(Pending(item: index, bytes: bytes, dtype: source.dtype, isLast: true, isBlob: source.isBlob, holder: holder))
                 continue
             }
             var at = 0
             while at < source.count {
                 let n = min(options.chunkSize, source.count - at)
                 let (bytes, holder) = try source.chunk(at ..< at + n)
-                batch.append(Pending(item: index, bytes: bytes, dtype: source.dtype, isLast: at + n == source.count, holder: holder))
+                var pending = Pending(item: index, bytes: bytes, dtype: source.dtype, isLast: at + n == source.count, isBlob: source.isBlob, holder: holder)
+                if let twin = source.twinChunk { (pending.twin, pending.twinHolder) = try twin(at ..< at + n) }
+                batch.append(pending)
                 at += n
                 batchBytes += n
                 if batchBytes >= batchLimit {
@@ -300,7 +316,10 @@ private final class Job {
     struct ItemSource {
         var count: Int
         var dtype: DType
+        var isBlob = false
         var chunk: (Range<Int>) throws -> (UnsafeRawBufferPointer, TensorBytes?)
+        /// The twin's bytes of the same range, for a replica tensor with a twin.
+        var twinChunk: ((Range<Int>) throws -> (UnsafeRawBufferPointer, TensorBytes?))? = nil
     }
 
     /// Opens item `index` for writing (its `Open` record) and returns its bytes. A tensor's
@@ -311,17 +330,43 @@ private final class Job {
         case let .tensor(t):
             let entry = c.tensors[t]
             open[index] = Open(holder: c.files[entry.file])
-            return ItemSource(count: entry.byteCount, dtype: entry.dtype) { [c] r in
-                let tb: TensorBytes
-                do { tb = try c.bytes(of: entry, range: r) } catch { throw LocatedError(path: c.files[entry.file].path, error) }
-                // The pointer stays valid while `tb` (held by the pending chunk) is alive.
-                return (tb.withUnsafeBytes { $0 }, tb)
+            var source = ItemSource(count: entry.byteCount, dtype: entry.dtype) { [c] r in try Job.bytes(c, entry, r) }
+            if let (w, name) = twin(of: t, item) {
+                let twin = c.tensors[w]
+                open[index]!.twin = name
+                source.twinChunk = { [c] r in try Job.bytes(c, twin, r) }
             }
+            return source
         case let .blob(b):
             open[index] = Open(holder: blobFiles[b])
             let bytes = blobFiles[b].bytes
-            return ItemSource(count: bytes.count, dtype: .u8) { r in (UnsafeRawBufferPointer(rebasing: bytes[r]), nil) }
+            return ItemSource(count: bytes.count, dtype: .u8, isBlob: true) { r in (UnsafeRawBufferPointer(rebasing: bytes[r]), nil) }
         }
+    }
+
+    /// Bytes `r` of a checkpoint tensor and what keeps them alive: a contiguous tensor stays a
+    /// slice of the map, a strided or expanded view is copied a chunk at a time.
+    static func bytes(_ c: Checkpoint, _ entry: TensorEntry, _ r: Range<Int>) throws -> (UnsafeRawBufferPointer, TensorBytes?) {
+        let tb: TensorBytes
+        do { tb = try c.bytes(of: entry, range: r) } catch { throw LocatedError(path: c.files[entry.file].path, error) }
+        // The pointer stays valid while `tb` (held by the pending chunk) is alive.
+        return (tb.withUnsafeBytes { $0 }, tb)
+    }
+
+    /// Stored names (a mapping may rename) to checkpoint tensors, built on first use.
+    lazy var storedNames: [String: Int] = {
+        var out = [String: Int](minimumCapacity: c.tensors.count)
+        for item in layout.items { if case let .tensor(t) = item.source { out[item.placement?.canonicalName ?? c.tensors[t].name] = t } }
+        return out
+    }()
+
+    /// The twin of tensor `t` and its stored name: a replica layer tensor's `model.layers`
+    /// counterpart, stored too, with the same dtype and shape, when twin deltas are on.
+    func twin(of t: Int, _ item: Layout.Item) -> (Int, String)? {
+        guard options.twinDeltas, let name = TwinDelta.twinName(of: item.placement?.canonicalName ?? c.tensors[t].name),
+              let w = storedNames[name], w != t else { return nil }
+        let (a, b) = (c.tensors[t], c.tensors[w])
+        return a.dtype == b.dtype && a.shape == b.shape && a.byteCount > 0 ? (w, name) : nil
     }
 
     /// The manifest's `provenance`: the tool, the sources and their hashes, the config, the
@@ -356,7 +401,7 @@ private final class Job {
 
     /// The manifest, then the trailer that locates it.
     func writeManifest(provenance: [(String, JSONValue)]) throws {
-        let known: [String] = ["xxh64", "zstd", "planes", "rans32"]
+        let known: [String] = ["xxh64", "zstd", "planes", "rans32", "twin-xor"]
         let manifest = LatteManifest(
             requiredFeatures: known.filter { usedFeatures.contains($0) }, optionalFeatures: ["provenance"] + (blobs.isEmpty ? [] : ["blobs"]),
             chunkSize: options.chunkSize,
@@ -366,10 +411,15 @@ private final class Job {
         try ReadBackRules.checkDepth(.object(provenance), configPath: options.configPath(for: c))
         let text = manifest.serializedText()
         try ReadBackRules.checkManifest(size: text.count, path: out.finalPath)
+        var stored = text
+        if options.compressManifest, let packed = ManifestEnvelope.wrap(text, at: out.offset, level: options.codec.level) {
+            try out.write(packed.frame)
+            stored = packed.envelope
+        }
         let manifestOffset = out.offset
-        try out.write(text)
-        let trailer = LatteLayout.Trailer(manifestOffset: UInt64(manifestOffset), manifestLength: UInt64(text.count),
-                                          manifestChecksum: XXH64.hash(text))
+        try out.write(stored)
+        let trailer = LatteLayout.Trailer(manifestOffset: UInt64(manifestOffset), manifestLength: UInt64(stored.count),
+                                          manifestChecksum: XXH64.hash(stored))
         try out.write(trailer.encode())
     }
 
@@ -398,7 +448,10 @@ private final class Job {
                 var i = t
                 while i < work.count {
                     if work[i].bytes.count > 0 {
-                        results[i] = ChunkCoder.encode(work[i].bytes, dtype: work[i].dtype, options: codec)
+                        let p = work[i]
+                        results[i] = p.isBlob ? ChunkCoder.encodeBytes(p.bytes, options: codec)
+                            : p.twin.map { TwinDelta.encode(p.bytes, twin: $0, dtype: p.dtype, options: codec) }
+                            ?? ChunkCoder.encode(p.bytes, dtype: p.dtype, options: codec)
                     }
                     i += threads
                 }
@@ -426,6 +479,7 @@ private final class Job {
                     try out.write(r.bytes)
                     usedFeatures.insert(entry.codec == .zstd ? "zstd" : "planes")
                     for pl in entry.planes where pl.codec != .raw { usedFeatures.insert(pl.codec.rawValue) }
+                    if entry.xorTwin { usedFeatures.insert("twin-xor") }
                 }
                 o.chunks.append(entry)
                 o.hash.update(p.bytes)
@@ -446,7 +500,8 @@ private final class Job {
             // A mapping file may rename a tensor onto the spec's name: the file stores that name.
             tensors[t] = LatteTensor(name: item.placement?.canonicalName ?? e.name, dtype: e.dtype, shape: e.shape, nbytes: e.byteCount, section: item.section,
                                      role: item.placement?.role.rawValue, group: item.placement?.group, layer: item.placement?.layer,
-                                     checksum: o.hash.finalize(), chunks: o.chunks)
+                                     checksum: o.hash.finalize(), chunks: o.chunks,
+                                     twin: o.chunks.contains(where: \.xorTwin) ? o.twin : nil)
             // Only a file map's pages can go: they are read again from the file if touched.
             if let file = c.files[e.file] as? MappedFile { file.advise(e.storageOffset, e.storageLength, .drop) }
         case let .blob(b):

@@ -34,6 +34,9 @@ public struct ChunkEntry: Sendable, Equatable {
     public var width: Int = 0
     /// `planes` only: one entry per plane, in plane order, lengths summing to `length`.
     public var planes: [PlaneEntry] = []
+    /// Twin delta (feature `twin-xor`): the stored bytes decode to the XOR of this chunk's
+    /// raw bytes with the raw bytes of the same chunk of the tensor's twin.
+    public var xorTwin = false
 }
 
 /// A contiguous byte range of the file holding all chunks of some tensors.
@@ -63,6 +66,12 @@ public struct LatteTensor: Sendable, Equatable {
     /// XXH64 (seed 0) of the raw little-endian bytes.
     public var checksum: UInt64
     public var chunks: [ChunkEntry]
+    /// The twin some chunks are coded against (`xorTwin`): a tensor of the same dtype and
+    /// shape, itself without a twin, the twin of no other tensor.
+    public var twin: String? = nil
+    /// The twin's chunks and section (the reader resolves them once the manifest is validated).
+    public var twinChunks: [ChunkEntry] = []
+    public var twinSection: Int? = nil
 
     /// Bytes the tensor takes in the file.
     public var storedBytes: Int { chunks.reduce(0) { $0 + $1.length } }
@@ -108,6 +117,7 @@ extension ChunkEntry {
             m.append(("width", .int(Int64(width))))
             m.append(("planes", .array(planes.map { .object([("codec", .string($0.codec.rawValue)), ("length", .int(Int64($0.length)))]) })))
         }
+        if xorTwin { m.append(("delta", .string("xor"))) }
         return .object(m)
     }
 }
@@ -132,6 +142,7 @@ extension LatteTensor {
         if let group { m.append(("group", .int(Int64(group)))) }
         if let layer { m.append(("layer", .int(Int64(layer)))) }
         m.append(("xxh64", .string(hex64(checksum))))
+        if let twin { m.append(("twin", .string(twin))) }
         m.append(("chunks", .array(chunks.map(\.json))))
         return .object(m)
     }
@@ -233,7 +244,7 @@ struct ManifestParser {
         let metadata = try self.metadata(root["metadata"])
         let provenance = root["provenance"]?.value ?? .object([])
         let sections = try self.sections(root["sections"])
-        let tensors = try self.tensors(root["tensors"], sections: sections, chunkSize: chunkSize)
+        let tensors = try TwinRules.resolve(try self.tensors(root["tensors"], sections: sections, chunkSize: chunkSize))
         let blobs = try self.blobs(root["blobs"], sections: sections, chunkSize: chunkSize)
         try checkDisjoint(sections)
         try checkDisjoint(tensors: tensors, blobs: blobs)
@@ -308,7 +319,7 @@ struct ManifestParser {
             do throws(LatteFileError) {
                 chunks = try self.chunks(b["chunks"], total: nbytes, width: 1, section: sections[section], chunkSize: chunkSize, owner: name)
             } catch { throw bad(reason(error)) }
-            guard chunks.allSatisfy({ $0.codec != .planes }) else { throw bad("embedded files use raw or zstd chunks only") }
+            guard chunks.allSatisfy({ $0.codec != .planes && !$0.xorTwin }) else { throw bad("embedded files use raw or zstd chunks only, without deltas") }
             blobs.append(LatteBlob(name: name, section: section, nbytes: nbytes, checksum: sum, chunks: chunks))
         }
         return blobs
@@ -405,8 +416,11 @@ struct ManifestParser {
         if let l = t["layer"] { guard let v = l.intValue, v >= 0 else { throw bad("\"layer\" must be a non-negative integer") }; layer = v }
         let width = dtype.byteWidth.map { _ in dtype.swapUnit } ?? 1
         let chunks = try self.chunks(t["chunks"], total: nbytes, width: width, section: sections[section], chunkSize: chunkSize, owner: name)
+        var twin: String?
+        if let tw = t["twin"] { guard let s = tw.stringValue else { throw bad("\"twin\" must be a string") }; twin = s }
+        if twin == nil, let k = chunks.firstIndex(where: \.xorTwin) { throw bad("chunk \(k) is a twin delta, and the tensor has no \"twin\"") }
         return LatteTensor(name: name, dtype: dtype, shape: shape, nbytes: nbytes, section: section, role: role,
-                           group: group, layer: layer, checksum: sum, chunks: chunks)
+                           group: group, layer: layer, checksum: sum, chunks: chunks, twin: twin)
     }
 
     /// Chunks of one tensor or blob: each inside its section, raw sizes summing to `total`.
@@ -438,6 +452,10 @@ struct ManifestParser {
                 throw bad("chunk \(k) decodes \(length) stored bytes to \(raw), over \(LatteLayout.maxCompressionRatio) raw bytes per stored byte")
             }
             var entry = ChunkEntry(offset: offset, length: length, raw: raw, codec: codec)
+            if let d = c["delta"] {
+                guard d.stringValue == "xor", codec != .raw else { throw bad("chunk \(k): \"delta\" must be \"xor\", on a zstd or planes chunk") }
+                entry.xorTwin = true
+            }
             switch codec {
             case .raw:
                 guard length == raw else { throw bad("raw chunk \(k) stores \(length) bytes for \(raw)") }

@@ -34,6 +34,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Raw bytes per chunk, a multiple of 8 (default 1048576).")
     var chunkSize: Int?
 
+    @Flag(help: "Code replica layers on their own, not as deltas against their model.layers twins.")
+    var noTwinDelta = false
+
     @Flag(help: "fsync the file before renaming it into place (survives a power loss).")
     var sync = false
 
@@ -56,6 +59,7 @@ struct ConvertCommand: ParsableCommand {
             if let threads { options.threads = threads }
             options.config = config
             options.sync = sync
+            options.twinDeltas = !noTwinDelta
             if let chunkSize { options.chunkSize = chunkSize }
             let bar = ProgressBar.forCommand(.bytes, disabled: noProgress)
             defer { bar?.erase() }

@@ -1,0 +1,69 @@
+import LatteCore
+
+/// Twin deltas (docs/FORMAT.md, "Twin deltas"): a replica tensor `gen.layers.{l}.X` starts as
+/// a copy of its twin `model.layers.{l}.X` and drifts in training, so the XOR of their raw
+/// bytes has mostly zero high bytes (sign, exponent, top mantissa bits), which the plane
+/// codecs code in a fraction of the plain size.
+enum TwinDelta {
+    /// The canonical name of `name`'s twin, for a replica layer tensor.
+    static func twinName(of name: String) -> String? {
+        let prefix = "gen.layers."
+        guard name.hasPrefix(prefix) else { return nil }
+        return "model.layers." + name.dropFirst(prefix.count)
+    }
+
+    /// `a` XOR `b` into `out` (all the same length), eight bytes at a time.
+    static func xor(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        let n = out.count
+        let words = n / 8
+        for i in 0 ..< words {
+            let v = a.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)
+            out.storeBytes(of: v, toByteOffset: 8 * i, as: UInt64.self)
+        }
+        for i in 8 * words ..< n { out[i] = a[i] ^ b[i] }
+    }
+
+    /// Encodes a chunk both plainly and as its XOR with the twin's chunk, and keeps the
+    /// smaller (the delta only when strictly smaller: never larger than plain coding, and a
+    /// delta is never a raw chunk, whose bytes a reader would use from the map).
+    static func encode(_ raw: UnsafeRawBufferPointer, twin: UnsafeRawBufferPointer, dtype: DType, options: CodecOptions) -> EncodedChunk {
+        let plain = ChunkCoder.encode(raw, dtype: dtype, options: options)
+        let delta = [UInt8](unsafeUninitializedCapacity: raw.count) { buf, count in
+            xor(raw, twin, into: UnsafeMutableRawBufferPointer(buf))
+            count = raw.count
+        }
+        var coded = delta.withUnsafeBytes { ChunkCoder.encode($0, dtype: dtype, options: options) }
+        guard coded.entry.codec != .raw, coded.entry.length < plain.entry.length else { return plain }
+        coded.entry.xorTwin = true
+        return coded
+    }
+}
+
+/// The manifest's twin rules, checked once every tensor is parsed: a twin exists, has the
+/// same dtype and shape (so the same chunks), has no twin itself, and is the twin of no other
+/// tensor. Decoding a delta chunk then decodes one chunk of the twin: at most twice the work
+/// of the file's own chunks, which the ratio bound already limits.
+enum TwinRules {
+    static func resolve(_ tensors: [LatteTensor]) throws(LatteFileError) -> [LatteTensor] {
+        guard tensors.contains(where: { $0.twin != nil }) else { return tensors }
+        var index = [String: Int](minimumCapacity: tensors.count)
+        for (i, t) in tensors.enumerated() { index[t.name] = i }
+        var out = tensors
+        var taken = Set<Int>()
+        for (i, t) in tensors.enumerated() {
+            guard let name = t.twin else { continue }
+            func bad(_ why: String) -> LatteFileError { .tensorEntryInvalid(tensor: t.name, reason: why) }
+            guard let k = index[name], k != i else { throw bad("its twin '\(name)' is not a tensor of the file") }
+            let w = tensors[k]
+            guard w.twin == nil else { throw bad("its twin '\(name)' has a twin itself") }
+            guard w.dtype == t.dtype, w.shape == t.shape else {
+                throw bad("its twin '\(name)' is \(w.dtype.name) \(w.shape), not \(t.dtype.name) \(t.shape)")
+            }
+            guard taken.insert(k).inserted else { throw bad("its twin '\(name)' is the twin of another tensor too") }
+            // Same dtype, shape and chunk size: the same number of chunks of the same sizes.
+            out[i].twinChunks = w.chunks
+            out[i].twinSection = w.section
+        }
+        return out
+    }
+}
