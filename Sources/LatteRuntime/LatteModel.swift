@@ -33,6 +33,9 @@ public final class ContextState {
 public final class StepConditioning {
     public let t: Double
     public let group: Int
+    /// The group's replica layers: a conditioning keeps its group's weights alive, so a
+    /// velocity evaluation under it never depends on what the model holds meanwhile.
+    let layers: [ReplicaWeights]
     /// s = SiLU(temb), [D].
     public let s: [Float]
     /// Per layer of the group: gate_a, shift_f, 1 + scale_f, gate_f (each D), then alpha (H).
@@ -40,9 +43,10 @@ public final class StepConditioning {
     /// Image head: shift, 1 + scale (each D).
     let head: FloatBuffer
 
-    init(t: Double, group: Int, s: [Float], perLayer: [FloatBuffer], head: FloatBuffer) {
+    init(t: Double, group: Int, layers: [ReplicaWeights], s: [Float], perLayer: [FloatBuffer], head: FloatBuffer) {
         self.t = t
         self.group = group
+        self.layers = layers
         self.s = s
         self.perLayer = perLayer
         self.head = head
@@ -52,9 +56,15 @@ public final class StepConditioning {
 /// The LaTtE-Flow reference model (docs/MODEL.md), float32 on OpenBLAS.
 ///
 /// Weights come from a `WeightSource`. Shared generation tensors are read at init; the
-/// context model's layers are read during each prefill and dropped after it; the replica
-/// layers of group k are read (after `source.prepare(group: k)`) the first time a step of
-/// group k runs, then kept. Groups no step needs are never read.
+/// context model's layers are read one at a time during each prefill into one set of
+/// buffers, freed when the prefill returns (only the keys and values are kept); the replica
+/// layers of group k are read (after `source.prepare(group: k)`) when a step of group k
+/// needs them. Groups no step needs are never read.
+///
+/// Residency policy: one replica group is held at a time. A step of another group releases
+/// the one held before reading its own, so sampling (t rises from 0 to 1 and never returns)
+/// reads each group once and holds one; velocity evaluations at arbitrary timesteps read
+/// a group again when they come back to it (`LatteRun.execute` orders them by group).
 ///
 /// Every float buffer is reserved in `ledger` against the memory budget before it is
 /// allocated (`LatteRun.execute` also estimates the whole run up front and refuses it
@@ -68,11 +78,17 @@ public final class LatteModel {
     /// Sizes of the weights, from the shapes checked against the source.
     let footprint: ModelFootprint
     let shared: SharedWeights
-    private var groupCache: [Int: [ReplicaWeights]] = [:]
-    /// The groups whose replica layers were read, in the order they were first needed.
+    /// The one replica group held (see the residency policy above).
+    private var resident: (group: Int, layers: [ReplicaWeights])?
+    /// The groups whose replica layers were read, in the order they were read (a group
+    /// appears again when it was released and read anew).
     public private(set) var loadedGroups: [Int] = []
     /// Seconds spent reading and decoding replica groups.
     public private(set) var groupLoadSeconds: Double = 0
+    /// Source bytes of the replica groups read (the stored BF16/F16/F32 bytes, for throughput).
+    public private(set) var groupReadBytes: Int = 0
+    /// Source bytes of the context-model layers read (inside the prefills).
+    public private(set) var contextReadBytes: Int = 0
     /// Seconds spent reading and decoding context-model layers (inside the prefills).
     public private(set) var contextReadSeconds: Double = 0
     private var rope: RopeTable
@@ -131,18 +147,29 @@ public final class LatteModel {
         if let stepContext { _ = try workspace(contextLength: stepContext) }
     }
 
-    /// The replica layers of group k, read on first use.
+    /// The group held now, if any.
+    public var residentGroup: Int? { resident?.group }
+
+    /// The replica layers of group k: the held group's, or read after releasing it.
     func groupWeights(_ k: Int) throws -> [ReplicaWeights] {
-        if let g = groupCache[k] { return g }
+        if let r = resident, r.group == k { return r.layers }
+        // Released before the next group is reserved: its bytes return to the budget first.
+        resident = nil
         let start = monotonicSeconds()
         try source.prepare(group: k)
         let m = dims.layersPerGroup
-        let layers = try (k * m ..< (k + 1) * m).map { try ReplicaWeights(layer: $0, loader) }
-        groupCache[k] = layers
+        let layers = try ReplicaWeights.group(layers: k * m ..< (k + 1) * m, loader)
+        source.finish(group: k)
+        resident = (k, layers)
         loadedGroups.append(k)
         groupLoadSeconds += monotonicSeconds() - start
+        groupReadBytes += layers.reduce(0) { $0 + $1.sourceBytes }
         return layers
     }
+
+    /// Releases the group held, if any (its float32 buffers go back to the budget once no
+    /// step conditioning refers to them).
+    public func releaseGroup() { resident = nil }
 
     // MARK: Context prefill
 
@@ -167,7 +194,7 @@ public final class LatteModel {
         let layer = try DecoderWeights(d, ledger, "a context layer")
         for l in 0 ..< d.layers {
             let start = monotonicSeconds()
-            try layer.load("model.layers.\(l)", loader)
+            contextReadBytes += try layer.load("model.layers.\(l)", loader)
             contextReadSeconds += monotonicSeconds() - start
             for st in states where st.length > 0 {
                 contextLayer(layer, st, l, w, table)
@@ -312,7 +339,7 @@ public final class LatteModel {
                            outFeatures: 2 * d.d, head.p)
         }
         for i in 0 ..< d.d { head.p[d.d + i] = 1 + head.p[d.d + i] }
-        return StepConditioning(t: t, group: k, s: s, perLayer: perLayer, head: head)
+        return StepConditioning(t: t, group: k, layers: layers, s: s, perLayer: perLayer, head: head)
     }
 
     // MARK: Velocity
@@ -347,7 +374,7 @@ public final class LatteModel {
         let d = dims, n = d.tokens, tc = ctx.length
         let w = try workspace(contextLength: tc)
         let table = try ropeTable(positions: tc + n)
-        let layers = groupCache[cond.group]!
+        let layers = cond.layers
         // Patch embedding: token (i, j) feature c*p*p + y*p + x = z[c, i*p+y, j*p+x].
         let p = d.patch
         for i in 0 ..< d.gridH {

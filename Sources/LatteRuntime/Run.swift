@@ -125,6 +125,15 @@ public struct RunTimings: Sendable {
     public var stepSeconds: [Double] = []
     /// Time spent reading and decoding replica groups (inside the steps' times).
     public var groupLoadSeconds: Double = 0
+    /// Source bytes of the replica groups and of the context layers read.
+    public var groupReadBytes: Int = 0
+    public var contextReadBytes: Int = 0
+    /// The memory budget, the most the model's ledger held at once, one group's float32
+    /// bytes, and the process's peak resident set (nil: unknown), for the summary.
+    public var memoryBudget: Int = 0
+    public var peakHeldBytes: Int = 0
+    public var groupBytes: Int = 0
+    public var peakResidentBytes: Int?
     public var velocityEvaluations: Int = 0
     public var velocitySeconds: Double = 0
     /// Replica layers per velocity pass, and passes per step (2 with guidance).
@@ -150,7 +159,18 @@ public struct RunTimings: Sendable {
             lines.append("velocity: \(velocityEvaluations) evaluations in \(fmt(velocitySeconds)) s, \(layersPerPass) layers each")
         }
         lines.append("groups loaded: \(groupsLoaded.map(String.init).joined(separator: ", "))")
+        lines.append("weight reads: groups \(formatBytes(groupReadBytes)) in \(fmt(groupLoadSeconds)) s (\(rate(groupReadBytes, groupLoadSeconds))),"
+            + " context layers \(formatBytes(contextReadBytes)) in \(fmt(prefillReadSeconds)) s (\(rate(contextReadBytes, prefillReadSeconds)));"
+            + " no overlap with compute (reads run between steps)")
+        lines.append("memory: peak held \(formatBytes(peakHeldBytes)) of the budget \(formatBytes(memoryBudget))"
+            + " (one group \(formatBytes(groupBytes)), held one at a time); process peak RSS "
+            + (peakResidentBytes.map(formatBytes) ?? "unknown"))
         return lines.joined(separator: "\n")
+    }
+
+    /// Source bytes per second, as "1.23 GB per second" (no "/s": progress bars own that).
+    private func rate(_ bytes: Int, _ seconds: Double) -> String {
+        seconds > 0 ? formatFixed(Double(bytes) / seconds / 1e9, digits: 2) + " GB per second" : "-"
     }
 
     private func fmt(_ x: Double) -> String {
@@ -217,10 +237,18 @@ public enum LatteRun {
         if let xT = inputs.xT, let ts = inputs.timesteps {
             t0 = monotonicSeconds()
             let per = c * h * w
-            var v = [Float]()
-            v.reserveCapacity(xT.count)
-            for i in 0 ..< ts.count {
-                v += try model.velocity(latent: Array(xT[i * per ..< (i + 1) * per]), t: Double(ts[i]), context: states[0])
+            var v = [Float](repeating: 0, count: ts.count * per)
+            // The held group's first, then in group order (stable), so that each group is read
+            // once while one is held at a time; each velocity goes to its evaluation's place.
+            let held = model.residentGroup
+            func key(_ i: Int) -> (Int, Int) {
+                let g = model.group(ofTimestep: Double(ts[i]))
+                return (g == held ? -1 : g, i)
+            }
+            let order = ts.indices.sorted { key($0) < key($1) }
+            for i in order {
+                let out = try model.velocity(latent: Array(xT[i * per ..< (i + 1) * per]), t: Double(ts[i]), context: states[0])
+                v.replaceSubrange(i * per ..< (i + 1) * per, with: out)
                 evaluated += 1
                 progress?(evaluated, evaluations)
             }
@@ -230,6 +258,12 @@ public enum LatteRun {
         }
         outputs.append(OutputTensor(name: "context_hidden", shape: [states[0].length, cfg.hiddenSize], values: states[0].hidden))
         timings.groupsLoaded = model.loadedGroups
+        timings.groupReadBytes = model.groupReadBytes
+        timings.contextReadBytes = model.contextReadBytes
+        timings.memoryBudget = model.memoryBudget
+        timings.peakHeldBytes = model.ledger.peak
+        timings.groupBytes = model.footprint.groupBytes
+        timings.peakResidentBytes = SystemInfo.peakResidentBytes
         return (outputs, timings)
     }
 }

@@ -12,7 +12,7 @@ struct ModelFootprint: Sendable {
     let sharedBytes: Int
     /// One context layer's buffers, held during a prefill.
     let layerBytes: Int
-    /// One replica group's buffers (M layers), held from its first step on.
+    /// One replica group's buffers (M layers), held while its steps run (one group at a time).
     let groupBytes: Int
 
     init(_ d: Dims) throws(RuntimeError) {
@@ -95,8 +95,8 @@ extension LatteRun {
     /// The cost of `execute(model:inputs:steps:cfgScale:)` with these arguments, without
     /// running anything. The phases mirror the run: the prefill holds the shared weights,
     /// the context states, one context layer and the prefill workspace; the steps hold the
-    /// shared weights, every group their timesteps need, the context states, the step
-    /// workspace and the sampler's buffers. Inputs and outputs (twice: arrays, then the
+    /// shared weights, one replica group (the model holds one at a time), the context
+    /// states, the step workspace and the sampler's buffers. Inputs and outputs (twice: arrays, then the
     /// serialized file) come on top of the larger phase.
     public static func estimate(model: LatteModel, inputs: RunInputs, steps: Int = 40, cfgScale: Float = 1) -> RunEstimate {
         let run = RunShape(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale)
@@ -185,8 +185,8 @@ private struct RunShape {
         ]
     }
 
-    /// The steps hold the shared weights, every group their timesteps need, the context
-    /// states, the step workspace and the sampler's buffers.
+    /// The steps hold the shared weights, one replica group at a time (of those their
+    /// timesteps need), the context states, the step workspace and the sampler's buffers.
     func stepPhase(contextStates: Int?) -> [(String, Int?)] {
         let fp = model.footprint, source = model.source
         let sizes = StepWorkspace.sizes(maxKeys: maxT + d.tokens, d, block: model.scoreBlock)
@@ -195,7 +195,7 @@ private struct RunShape {
         // A step's conditioning is freed when the next one is in place: two at a time.
         let conditioning = Checked.product(2, Checked.sum(Checked.product(d.layersPerGroup, bufferBytes([4 * d.d + d.heads])),
                                                            bufferBytes([2 * d.d])))
-        // A source keeps one group's decoded copy at a time (the last one prepared).
+        // A source's buffers while it reads a group (a stream's, or a tensor's decoded copy).
         let groupScratch = groups.map { g in
             let layers = g * d.layersPerGroup ..< (g + 1) * d.layersPerGroup
             return Checked.sum(source.preparedBytes(group: g),
@@ -203,7 +203,7 @@ private struct RunShape {
         }
         let latent = d.latentCount
         return [
-            ("shared weights", fp.sharedBytes), ("replica groups \(groups.sorted())", Checked.product(groups.count, fp.groupBytes)),
+            ("shared weights", fp.sharedBytes), ("a replica group at a time of \(groups.sorted())", groups.isEmpty ? 0 : fp.groupBytes),
             ("context states", contextStates), ("residual-attention maps", maps), ("step workspace", rest),
             ("RoPE table", ropeBytes), ("sampler buffers", sampling ? bufferBytes([latent, latent, latent]) : 0),
             ("step conditioning", conditioning),

@@ -59,4 +59,26 @@ import LatteCore
         #expect(recorder.replicaLayersRead.isEmpty)
         #expect(!recorder.reads.contains("model.norm.weight"))
     }
+
+    @Test func samplingHoldsOneGroupAtATime() throws {
+        let model = try Fixtures.model("tiny")
+        let ctx = try model.prefill(ids: [5, 6])
+        try model.reserve(positions: 2 + model.dims.tokens, stepContext: 2)
+        let before = model.ledger.held
+        _ = try model.sample(noise: [Float](repeating: 0.1, count: 256), steps: 8, context: ctx)
+        #expect(model.loadedGroups == [0, 1, 2, 3])
+        #expect(model.residentGroup == 3)
+        #expect(model.ledger.held == before + model.footprint.groupBytes)
+        #expect(model.ledger.peak < before + 2 * model.footprint.groupBytes, "two groups were held at once")
+        model.releaseGroup()
+        #expect(model.ledger.held == before)
+    }
+
+    @Test func velocityEvaluationsComingBackToAGroupReadItAgain() throws {
+        let model = try Fixtures.model("tiny")
+        let ctx = try model.prefill(ids: [1])
+        let z = [Float](repeating: 0.5, count: 4 * 8 * 8)
+        for t in [0.1, 0.6, 0.2] { _ = try model.velocity(latent: z, t: t, context: ctx) }
+        #expect(model.loadedGroups == [0, 2, 0])
+    }
 }
