@@ -65,6 +65,9 @@ public final class StepConditioning {
 /// the one held before reading its own, so sampling (t rises from 0 to 1 and never returns)
 /// reads each group once and holds one; velocity evaluations at arbitrary timesteps read
 /// a group again when they come back to it (`LatteRun.execute` orders them by group).
+/// With `prefetches` set (the budget holds two groups), sampling reads the next group on a
+/// background thread during the last `prefetchLeadSteps` steps of the current one: two
+/// groups are held from then until the switch.
 ///
 /// Every float buffer is reserved in `ledger` against the memory budget before it is
 /// allocated (`LatteRun.execute` also estimates the whole run up front and refuses it
@@ -80,11 +83,24 @@ public final class LatteModel {
     let shared: SharedWeights
     /// The one replica group held (see the residency policy above).
     private var resident: (group: Int, layers: [ReplicaWeights])?
+    /// A group being read in the background, if any.
+    private var pending: GroupPrefetch?
+    /// Whether sampling reads the next group in the background (needs two groups' room).
+    public var prefetches = false
+    /// Steps before a group change at which its read starts: the read (~0.3-1.4 s for the
+    /// 2B model's groups) then overlaps about two steps of compute (~0.8 s each).
+    public static let prefetchLeadSteps = 2
+    /// Seconds background reads took, and seconds the sampler waited for them.
+    public private(set) var prefetchReadSeconds: Double = 0
+    public private(set) var prefetchWaitSeconds: Double = 0
     /// The groups whose replica layers were read, in the order they were read (a group
     /// appears again when it was released and read anew).
     public private(set) var loadedGroups: [Int] = []
-    /// Seconds spent reading and decoding replica groups.
+    /// Seconds the caller's thread spent on replica groups: reading them, or waiting for a
+    /// background read (what the steps' times include).
     public private(set) var groupLoadSeconds: Double = 0
+    /// Seconds the replica group reads took, wherever they ran (for throughput).
+    public private(set) var groupReadSeconds: Double = 0
     /// Source bytes of the replica groups read (the stored BF16/F16/F32 bytes, for throughput).
     public private(set) var groupReadBytes: Int = 0
     /// Source bytes of the context-model layers read (inside the prefills).
@@ -153,6 +169,7 @@ public final class LatteModel {
     /// The replica layers of group k: the held group's, or read after releasing it.
     func groupWeights(_ k: Int) throws -> [ReplicaWeights] {
         if let r = resident, r.group == k { return r.layers }
+        if let p = try joinPrefetch(), p.group == k { return p.layers }
         // Released before the next group is reserved: its bytes return to the budget first.
         resident = nil
         let start = monotonicSeconds()
@@ -163,13 +180,45 @@ public final class LatteModel {
         resident = (k, layers)
         loadedGroups.append(k)
         groupLoadSeconds += monotonicSeconds() - start
+        groupReadSeconds += monotonicSeconds() - start
         groupReadBytes += layers.reduce(0) { $0 + $1.sourceBytes }
         return layers
     }
 
     /// Releases the group held, if any (its float32 buffers go back to the budget once no
     /// step conditioning refers to them).
-    public func releaseGroup() { resident = nil }
+    public func releaseGroup() {
+        _ = try? joinPrefetch()
+        resident = nil
+    }
+
+    /// Starts reading group k in the background unless it is held or being read.
+    private func startPrefetch(_ k: Int) {
+        guard pending == nil, resident?.group != k else { return }
+        let m = dims.layersPerGroup
+        pending = GroupPrefetch.start(group: k, layers: k * m ..< (k + 1) * m, loader)
+    }
+
+    /// Waits for a background read, if one runs; the group it read becomes the one held (the
+    /// previous one is released) and is returned. Its error, if it met one, is thrown here.
+    private func joinPrefetch() throws -> (group: Int, layers: [ReplicaWeights])? {
+        guard let p = pending else { return nil }
+        pending = nil
+        let start = monotonicSeconds()
+        let layers: [ReplicaWeights]
+        do { layers = try p.wait() } catch {
+            prefetchWaitSeconds += monotonicSeconds() - start
+            throw error
+        }
+        prefetchWaitSeconds += monotonicSeconds() - start
+        groupLoadSeconds += monotonicSeconds() - start
+        prefetchReadSeconds += p.readSeconds
+        groupReadSeconds += p.readSeconds
+        resident = (p.group, layers)
+        loadedGroups.append(p.group)
+        groupReadBytes += layers.reduce(0) { $0 + $1.sourceBytes }
+        return resident
+    }
 
     // MARK: Context prefill
 
@@ -183,6 +232,7 @@ public final class LatteModel {
                 throw RuntimeError.tokenOutOfRange(tensor: c.name, position: i, id: Int64(id), vocabSize: d.vocab)
             }
         }
+        _ = try joinPrefetch()   // the source has one user at a time
         let maxT = contexts.map(\.ids.count).max() ?? 0
         let table = try ropeTable(positions: maxT)
         let states = try contexts.map { try ContextState(length: $0.ids.count, layers: d.layers, kvDim: d.kvDim, d: d.d, ledger: ledger) }
@@ -479,9 +529,12 @@ public final class LatteModel {
         // One workspace for both contexts, sized before the first step.
         _ = try workspace(contextLength: max(context.length, uncond?.length ?? 0))
         let stepsF = Float(steps)
+        // No read outlives the sampling: the source has one user at a time.
+        defer { _ = try? joinPrefetch() }
         for i in 0 ..< steps {
             let t = Double(i) / Double(steps)
             let cond = try conditioning(at: t)
+            if prefetches, let next = nextGroup(after: i, steps: steps, within: Self.prefetchLeadSteps) { startPrefetch(next) }
             try velocity(z.p, cond, context, v.p)
             if guided, let uncond {
                 try velocity(z.p, cond, uncond, vu.p)
@@ -491,6 +544,19 @@ public final class LatteModel {
             onStep?(i, t, cond.group)
         }
         return z.array
+    }
+}
+
+extension LatteModel {
+    /// The group of the first step after step i (of `steps`) whose group differs from step
+    /// i's, when it is at most `lead` steps ahead.
+    func nextGroup(after i: Int, steps: Int, within lead: Int) -> Int? {
+        let k = group(ofTimestep: Double(i) / Double(steps))
+        for j in i + 1 ..< min(steps, i + lead + 1) {
+            let g = group(ofTimestep: Double(j) / Double(steps))
+            if g != k { return g }
+        }
+        return nil
     }
 }
 

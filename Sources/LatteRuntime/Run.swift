@@ -125,6 +125,13 @@ public struct RunTimings: Sendable {
     public var stepSeconds: [Double] = []
     /// Time spent reading and decoding replica groups (inside the steps' times).
     public var groupLoadSeconds: Double = 0
+    /// Seconds the group reads took wherever they ran; of those, the background reads', and
+    /// the time the sampler waited for them.
+    public var groupReadSeconds: Double = 0
+    public var prefetchReadSeconds: Double = 0
+    public var prefetchWaitSeconds: Double = 0
+    /// Whether the next group was read in the background (the budget held two).
+    public var prefetched = false
     /// Source bytes of the replica groups and of the context layers read.
     public var groupReadBytes: Int = 0
     public var contextReadBytes: Int = 0
@@ -159,11 +166,17 @@ public struct RunTimings: Sendable {
             lines.append("velocity: \(velocityEvaluations) evaluations in \(fmt(velocitySeconds)) s, \(layersPerPass) layers each")
         }
         lines.append("groups loaded: \(groupsLoaded.map(String.init).joined(separator: ", "))")
-        lines.append("weight reads: groups \(formatBytes(groupReadBytes)) in \(fmt(groupLoadSeconds)) s (\(rate(groupReadBytes, groupLoadSeconds))),"
-            + " context layers \(formatBytes(contextReadBytes)) in \(fmt(prefillReadSeconds)) s (\(rate(contextReadBytes, prefillReadSeconds)));"
-            + " no overlap with compute (reads run between steps)")
+        lines.append("weight reads: groups \(formatBytes(groupReadBytes)) in \(fmt(groupReadSeconds)) s (\(rate(groupReadBytes, groupReadSeconds))),"
+            + " context layers \(formatBytes(contextReadBytes)) in \(fmt(prefillReadSeconds)) s (\(rate(contextReadBytes, prefillReadSeconds)))")
+        if prefetchReadSeconds > 0 {
+            let overlap = max(0, 1 - prefetchWaitSeconds / prefetchReadSeconds) * 100
+            lines.append("prefetch: \(fmt(prefetchReadSeconds)) s of group reads in the background, the sampler waited \(fmt(prefetchWaitSeconds)) s"
+                + " (overlap \(formatFixed(overlap, digits: 0)) %)")
+        } else {
+            lines.append("prefetch: " + (prefetched ? "none needed" : "off (the budget holds one group)"))
+        }
         lines.append("memory: peak held \(formatBytes(peakHeldBytes)) of the budget \(formatBytes(memoryBudget))"
-            + " (one group \(formatBytes(groupBytes)), held one at a time); process peak RSS "
+            + " (one group \(formatBytes(groupBytes)), \(prefetched ? "two while the next is read" : "one at a time")); process peak RSS "
             + (peakResidentBytes.map(formatBytes) ?? "unknown"))
         return lines.joined(separator: "\n")
     }
@@ -195,8 +208,11 @@ public enum LatteRun {
         if cfgScale != 1 && inputs.uncondIDs == nil {
             throw RuntimeError.usage("--cfg-scale \(cfgScale) needs an unconditional context: add 'uncond_ids' to the inputs")
         }
-        // The whole run against the memory budget, before any of it is allocated.
-        try checkMemory(estimate(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale), model: model)
+        // The whole run against the memory budget, before any of it is allocated; the
+        // estimate says whether the budget holds two groups (then sampling prefetches).
+        let cost = estimate(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale)
+        try checkMemory(cost, model: model)
+        model.prefetches = cost.prefetches
         let velocityNeeded = inputs.noise != nil || inputs.xT != nil
         let maxT = max(inputs.contextIDs.count, guided ? inputs.uncondIDs?.count ?? 0 : 0)
         try model.reserve(positions: maxT + (velocityNeeded ? model.dims.tokens : 0))
@@ -259,6 +275,10 @@ public enum LatteRun {
         outputs.append(OutputTensor(name: "context_hidden", shape: [states[0].length, cfg.hiddenSize], values: states[0].hidden))
         timings.groupsLoaded = model.loadedGroups
         timings.groupReadBytes = model.groupReadBytes
+        timings.groupReadSeconds = model.groupReadSeconds
+        timings.prefetchReadSeconds = model.prefetchReadSeconds
+        timings.prefetchWaitSeconds = model.prefetchWaitSeconds
+        timings.prefetched = model.prefetches
         timings.contextReadBytes = model.contextReadBytes
         timings.memoryBudget = model.memoryBudget
         timings.peakHeldBytes = model.ledger.peak

@@ -81,4 +81,36 @@ import LatteCore
         for t in [0.1, 0.6, 0.2] { _ = try model.velocity(latent: z, t: t, context: ctx) }
         #expect(model.loadedGroups == [0, 2, 0])
     }
+
+    @Test func prefetchReadsTheNextGroupInTheBackgroundWithTheSameOutputs() throws {
+        let noise = [Float](repeating: 0.1, count: 256)
+        let plain = try Fixtures.model("tiny")
+        let ctxPlain = try plain.prefill(ids: [5, 6])
+        let expected = try plain.sample(noise: noise, steps: 8, context: ctxPlain)
+        var recorder: RecordingSource!
+        let model = try Fixtures.model("tiny") { base in
+            recorder = RecordingSource(base)
+            return recorder
+        }
+        model.prefetches = true
+        let ctx = try model.prefill(ids: [5, 6])
+        try model.reserve(positions: 2 + model.dims.tokens, stepContext: 2)
+        let before = model.ledger.held
+        let z = try model.sample(noise: noise, steps: 8, context: ctx)
+        #expect(z == expected)
+        #expect(model.loadedGroups == [0, 1, 2, 3])
+        #expect(recorder.prepared == [0, 1, 2, 3])
+        #expect(model.prefetchReadSeconds > 0)
+        #expect(model.ledger.held == before + model.footprint.groupBytes)
+        #expect(model.ledger.peak >= before + 2 * model.footprint.groupBytes, "the next group was read while one was held")
+    }
+
+    @Test func theNextGroupIsTheFirstDifferentOneWithinTheLead() throws {
+        let model = try Fixtures.model("tiny")   // boundaries 0, .25, .5, .75, 1
+        #expect(model.nextGroup(after: 0, steps: 8, within: 2) == 1)
+        #expect(model.nextGroup(after: 0, steps: 8, within: 1) == nil)
+        #expect(model.nextGroup(after: 7, steps: 8, within: 2) == nil)
+        #expect(model.nextGroup(after: 0, steps: 40, within: 2) == nil)
+        #expect(model.nextGroup(after: 8, steps: 40, within: 2) == 1)
+    }
 }
