@@ -101,8 +101,10 @@ public final class LatteModel {
     public private(set) var groupLoadSeconds: Double = 0
     /// Seconds the replica group reads took, wherever they ran (for throughput).
     public private(set) var groupReadSeconds: Double = 0
-    /// Source bytes of the replica groups read (the stored BF16/F16/F32 bytes, for throughput).
+    /// Source bytes of the replica groups read (the stored BF16/F16/F32 bytes, for throughput),
+    /// and of those read on the caller's thread (not prefetched: nothing else competes).
     public private(set) var groupReadBytes: Int = 0
+    public private(set) var foregroundReadBytes: Int = 0
     /// Source bytes of the context-model layers read (inside the prefills).
     public private(set) var contextReadBytes: Int = 0
     /// Seconds spent reading and decoding context-model layers (inside the prefills).
@@ -182,6 +184,7 @@ public final class LatteModel {
         groupLoadSeconds += monotonicSeconds() - start
         groupReadSeconds += monotonicSeconds() - start
         groupReadBytes += layers.reduce(0) { $0 + $1.sourceBytes }
+        foregroundReadBytes += layers.reduce(0) { $0 + $1.sourceBytes }
         return layers
     }
 

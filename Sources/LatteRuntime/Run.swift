@@ -105,6 +105,16 @@ public struct RunInputs: Sendable {
 }
 
 extension LatteRun {
+    /// The indices of `timesteps` with the group held first, then in group order (stable).
+    static func evaluationOrder(_ timesteps: [Float], model: LatteModel) -> [Int] {
+        let held = model.residentGroup
+        func key(_ i: Int) -> (Int, Int) {
+            let g = model.group(ofTimestep: Double(timesteps[i]))
+            return (g == held ? -1 : g, i)
+        }
+        return timesteps.indices.sorted { key($0) < key($1) }
+    }
+
     /// Refuses a run whose estimated peak is above the model's memory budget.
     static func checkMemory(_ cost: RunEstimate, model: LatteModel) throws(RuntimeError) {
         guard let peak = cost.peakBytes, peak <= model.memoryBudget else {
@@ -135,6 +145,9 @@ public struct RunTimings: Sendable {
     /// Source bytes of the replica groups and of the context layers read.
     public var groupReadBytes: Int = 0
     public var contextReadBytes: Int = 0
+    /// Source bytes of the groups read on the sampler's thread, and the seconds that took.
+    public var foregroundReadBytes: Int = 0
+    public var foregroundReadSeconds: Double = 0
     /// The memory budget, the most the model's ledger held at once, one group's float32
     /// bytes, and the process's peak resident set (nil: unknown), for the summary.
     public var memoryBudget: Int = 0
@@ -147,6 +160,23 @@ public struct RunTimings: Sendable {
     public var layersPerPass: Int = 0
     public var passesPerStep: Int = 1
     public var groupsLoaded: [Int] = []
+
+    /// The model's read and memory figures, at the end of a run.
+    mutating func recordReads(of model: LatteModel) {
+        groupsLoaded = model.loadedGroups
+        groupReadBytes = model.groupReadBytes
+        groupReadSeconds = model.groupReadSeconds
+        prefetchReadSeconds = model.prefetchReadSeconds
+        prefetchWaitSeconds = model.prefetchWaitSeconds
+        prefetched = model.prefetches
+        foregroundReadBytes = model.foregroundReadBytes
+        foregroundReadSeconds = model.groupLoadSeconds - model.prefetchWaitSeconds
+        contextReadBytes = model.contextReadBytes
+        memoryBudget = model.memoryBudget
+        peakHeldBytes = model.ledger.peak
+        groupBytes = model.footprint.groupBytes
+        peakResidentBytes = SystemInfo.peakResidentBytes
+    }
 
     /// Mean step time with the group reads taken out.
     public var computeSecondsPerStep: Double {
@@ -168,6 +198,8 @@ public struct RunTimings: Sendable {
         lines.append("groups loaded: \(groupsLoaded.map(String.init).joined(separator: ", "))")
         lines.append("weight reads: groups \(formatBytes(groupReadBytes)) in \(fmt(groupReadSeconds)) s (\(rate(groupReadBytes, groupReadSeconds))),"
             + " context layers \(formatBytes(contextReadBytes)) in \(fmt(prefillReadSeconds)) s (\(rate(contextReadBytes, prefillReadSeconds)))")
+        lines.append("group reads on the sampler's thread: \(formatBytes(foregroundReadBytes)) in \(fmt(foregroundReadSeconds)) s"
+            + " (\(rate(foregroundReadBytes, foregroundReadSeconds)))")
         if prefetchReadSeconds > 0 {
             let overlap = max(0, 1 - prefetchWaitSeconds / prefetchReadSeconds) * 100
             lines.append("prefetch: \(fmt(prefetchReadSeconds)) s of group reads in the background, the sampler waited \(fmt(prefetchWaitSeconds)) s"
@@ -256,13 +288,7 @@ public enum LatteRun {
             var v = [Float](repeating: 0, count: ts.count * per)
             // The held group's first, then in group order (stable), so that each group is read
             // once while one is held at a time; each velocity goes to its evaluation's place.
-            let held = model.residentGroup
-            func key(_ i: Int) -> (Int, Int) {
-                let g = model.group(ofTimestep: Double(ts[i]))
-                return (g == held ? -1 : g, i)
-            }
-            let order = ts.indices.sorted { key($0) < key($1) }
-            for i in order {
+            for i in evaluationOrder(ts, model: model) {
                 let out = try model.velocity(latent: Array(xT[i * per ..< (i + 1) * per]), t: Double(ts[i]), context: states[0])
                 v.replaceSubrange(i * per ..< (i + 1) * per, with: out)
                 evaluated += 1
@@ -273,17 +299,7 @@ public enum LatteRun {
             outputs.append(OutputTensor(name: "velocity", shape: [ts.count, c, h, w], values: v))
         }
         outputs.append(OutputTensor(name: "context_hidden", shape: [states[0].length, cfg.hiddenSize], values: states[0].hidden))
-        timings.groupsLoaded = model.loadedGroups
-        timings.groupReadBytes = model.groupReadBytes
-        timings.groupReadSeconds = model.groupReadSeconds
-        timings.prefetchReadSeconds = model.prefetchReadSeconds
-        timings.prefetchWaitSeconds = model.prefetchWaitSeconds
-        timings.prefetched = model.prefetches
-        timings.contextReadBytes = model.contextReadBytes
-        timings.memoryBudget = model.memoryBudget
-        timings.peakHeldBytes = model.ledger.peak
-        timings.groupBytes = model.footprint.groupBytes
-        timings.peakResidentBytes = SystemInfo.peakResidentBytes
+        timings.recordReads(of: model)
         return (outputs, timings)
     }
 }

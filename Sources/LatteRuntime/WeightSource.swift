@@ -5,9 +5,9 @@ import LatteSystem
 /// Where the runtime gets its weights: by name, decoded to float32, one tensor at a time.
 ///
 /// The runtime asks for the replica layers of timestep group k only when a step of group k
-/// first runs, and calls `prepare(group: k)` right before, once per group: a compressed
-/// source decompresses that group's section there (and nothing else). Context-model and
-/// shared tensors are read without a `prepare` call.
+/// needs them (one group held at a time): `prepare(group: k)`, then one `read` of the whole
+/// group, then `finish(group: k)`. A compressed source streams that group's section in that
+/// read (and nothing else). Context-model and shared tensors are read without a `prepare`.
 public protocol WeightSource: AnyObject {
     /// The tensor's shape, or nil when the source has no such tensor. Must not read data.
     func shape(_ name: String) -> [Int]?
