@@ -17,20 +17,26 @@ final class GroupPrefetch: @unchecked Sendable { // see above: one user of the s
     private(set) var readSeconds: Double = 0
     private let load: Loader
 
-    private init(group: Int, load: Loader) {
+    private var spare: [ReplicaWeights]?
+
+    private init(group: Int, load: Loader, spare: [ReplicaWeights]?) {
         self.group = group
         self.load = load
+        self.spare = spare
     }
 
     /// Starts reading group `group` (layers `layers`) through `loader` on a background thread.
-    static func start(group: Int, layers: Range<Int>, _ loader: Loader) -> GroupPrefetch {
-        let p = GroupPrefetch(group: group, load: loader)
+    /// `spare`: a released group's layers to refill (ownership passes to the thread).
+    static func start(group: Int, layers: Range<Int>, _ loader: Loader, reusing spare: [ReplicaWeights]?) -> GroupPrefetch {
+        let p = GroupPrefetch(group: group, load: loader, spare: spare)
         DispatchQueue.global().async(group: p.done) {
             let start = monotonicSeconds()
             p.outcome = Result {
                 try p.load.source.prepare(group: group)
                 defer { p.load.source.finish(group: group) }
-                return try ReplicaWeights.group(layers: layers, p.load)
+                let reuse = p.spare
+                p.spare = nil
+                return try ReplicaWeights.group(layers: layers, p.load, reusing: reuse)
             }
             p.readSeconds = monotonicSeconds() - start
         }

@@ -85,6 +85,9 @@ public final class LatteModel {
     private var resident: (group: Int, layers: [ReplicaWeights])?
     /// A group being read in the background, if any.
     private var pending: GroupPrefetch?
+    /// A released group kept for its buffers while sampling prefetches (the next prefetch
+    /// refills them): two groups are held then, as the estimate counts.
+    private var spare: [ReplicaWeights]?
     /// Whether sampling reads the next group in the background (needs two groups' room).
     public var prefetches = false
     /// Steps before a group change at which its read starts: the read (~0.3-1.4 s for the
@@ -172,12 +175,13 @@ public final class LatteModel {
     func groupWeights(_ k: Int) throws -> [ReplicaWeights] {
         if let r = resident, r.group == k { return r.layers }
         if let p = try joinPrefetch(), p.group == k { return p.layers }
-        // Released before the next group is reserved: its bytes return to the budget first.
-        resident = nil
+        // The held group's buffers are refilled when nothing else refers to them; otherwise
+        // it is released before the next is reserved: its bytes return to the budget first.
+        let reuse = takeSpare()
         let start = monotonicSeconds()
         try source.prepare(group: k)
         let m = dims.layersPerGroup
-        let layers = try ReplicaWeights.group(layers: k * m ..< (k + 1) * m, loader)
+        let layers = try ReplicaWeights.group(layers: k * m ..< (k + 1) * m, loader, reusing: reuse)
         source.finish(group: k)
         resident = (k, layers)
         loadedGroups.append(k)
@@ -193,13 +197,32 @@ public final class LatteModel {
     public func releaseGroup() {
         _ = try? joinPrefetch()
         resident = nil
+        spare = nil
+    }
+
+    /// A released group's layers whose buffers may be refilled: the spare one, else the
+    /// held one (released here).
+    private func takeSpare() -> [ReplicaWeights]? {
+        if spare == nil { spare = resident?.layers }
+        resident = nil
+        return Self.takeReusable(&spare)
+    }
+
+    /// Takes `list` (leaving nil) when the model holds the only reference to each layer (a
+    /// step conditioning kept by a caller must not see its weights change), else drops it.
+    /// Checked in place: a copy of the array would itself add a reference to every layer.
+    private static func takeReusable(_ list: inout [ReplicaWeights]?) -> [ReplicaWeights]? {
+        defer { list = nil }
+        guard list != nil else { return nil }
+        for i in list!.indices where !isKnownUniquelyReferenced(&list![i]) { return nil }
+        return list
     }
 
     /// Starts reading group k in the background unless it is held or being read.
     private func startPrefetch(_ k: Int) {
         guard pending == nil, resident?.group != k else { return }
         let m = dims.layersPerGroup
-        pending = GroupPrefetch.start(group: k, layers: k * m ..< (k + 1) * m, loader)
+        pending = GroupPrefetch.start(group: k, layers: k * m ..< (k + 1) * m, loader, reusing: Self.takeReusable(&spare))
     }
 
     /// Waits for a background read, if one runs; the group it read becomes the one held (the
@@ -217,6 +240,7 @@ public final class LatteModel {
         groupLoadSeconds += monotonicSeconds() - start
         prefetchReadSeconds += p.readSeconds
         groupReadSeconds += p.readSeconds
+        spare = resident?.layers
         resident = (p.group, layers)
         loadedGroups.append(p.group)
         groupReadBytes += layers.reduce(0) { $0 + $1.sourceBytes }
@@ -532,8 +556,11 @@ public final class LatteModel {
         // One workspace for both contexts, sized before the first step.
         _ = try workspace(contextLength: max(context.length, uncond?.length ?? 0))
         let stepsF = Float(steps)
-        // No read outlives the sampling: the source has one user at a time.
-        defer { _ = try? joinPrefetch() }
+        // No read outlives the sampling (the source has one user at a time), nor a spare group.
+        defer {
+            _ = try? joinPrefetch()
+            spare = nil
+        }
         for i in 0 ..< steps {
             let t = Double(i) / Double(steps)
             let cond = try conditioning(at: t)

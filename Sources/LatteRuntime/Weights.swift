@@ -201,7 +201,7 @@ final class ReplicaWeights {
     let resW: FloatBuffer         // [H, D]
     let resB: FloatBuffer         // [H]
     /// Bytes of its tensors in the source.
-    let sourceBytes: Int
+    private(set) var sourceBytes: Int
 
     /// Buffers for layer `l`, their reads appended to `reads` (done by the caller).
     init(layer l: Int, _ ld: Loader, _ reads: inout [WeightRead]) throws {
@@ -218,11 +218,34 @@ final class ReplicaWeights {
         sourceBytes = ld.storedBytes(Array(reads[first...]))
     }
 
-    /// The replica layers `layers` (one group), every buffer reserved first, then read in
-    /// one `source.read` call (a source decodes such a batch on every core).
-    static func group(layers: Range<Int>, _ ld: Loader) throws -> [ReplicaWeights] {
+    /// The reads that fill these buffers (any replica layer's: all have the same shapes)
+    /// with layer `l`; `sourceBytes` becomes that layer's.
+    func requests(layer l: Int, _ ld: Loader) throws -> [WeightRead] {
+        let d = ld.dims, p = "gen.layers.\(l)"
+        let reads = try decoder.requests(p, ld) + [
+            try ld.request("\(p).attn_out_norm.weight", [d.d], into: attnOutNorm),
+            try ld.request("\(p).mlp_out_norm.weight", [d.d], into: mlpOutNorm),
+            try ld.request("\(p).modulation.weight", [4 * d.d, d.d], into: modW),
+            try ld.request("\(p).modulation.bias", [4 * d.d], into: modB),
+            try ld.request("\(p).res_gate.weight", [d.heads, d.d], into: resW),
+            try ld.request("\(p).res_gate.bias", [d.heads], into: resB),
+        ]
+        sourceBytes = ld.storedBytes(reads)
+        return reads
+    }
+
+    /// The replica layers `layers` (one group), every buffer reserved first (or those of
+    /// `spare`, a released group's, refilled: no new pages to fault in), then read in one
+    /// `source.read` call (a source decodes such a batch on every core).
+    static func group(layers: Range<Int>, _ ld: Loader, reusing spare: [ReplicaWeights]? = nil) throws -> [ReplicaWeights] {
         var reads: [WeightRead] = []
-        let out = try layers.map { try ReplicaWeights(layer: $0, ld, &reads) }
+        let out: [ReplicaWeights]
+        if let spare, spare.count == layers.count {
+            for (w, l) in zip(spare, layers) { reads += try w.requests(layer: l, ld) }
+            out = spare
+        } else {
+            out = try layers.map { try ReplicaWeights(layer: $0, ld, &reads) }
+        }
         try ld.source.read(reads)
         return out
     }

@@ -113,4 +113,25 @@ import LatteCore
         #expect(model.nextGroup(after: 0, steps: 40, within: 2) == nil)
         #expect(model.nextGroup(after: 8, steps: 40, within: 2) == 1)
     }
+
+    @Test func aReleasedGroupsBuffersAreRefilledUnlessAConditioningKeepsThem() throws {
+        let model = try Fixtures.model("tiny")
+        let ctx = try model.prefill(ids: [1, 2])
+        let z = [Float](repeating: 0.5, count: 4 * 8 * 8)
+        let expected = try [0.1, 0.6].map { try Fixtures.model("tiny").velocity(latent: z, t: $0, context: try model.prefill(ids: [1, 2])) }
+        _ = try model.velocity(latent: z, t: 0.1, context: ctx)
+        weak var first = try model.groupWeights(0).first   // weak: no reference of the test's own
+        #expect(try model.velocity(latent: z, t: 0.6, context: ctx) == expected[1])
+        let now = try model.groupWeights(2).first
+        #expect(first != nil && now === first, "group 0's buffers were refilled with group 2")
+        // A conditioning kept by the caller keeps its group's weights as they are.
+        let kept = try model.conditioning(at: 0.6)
+        _ = try model.velocity(latent: z, t: 0.1, context: ctx)
+        #expect(try model.groupWeights(0).first !== kept.layers.first)
+        var out = [Float](repeating: 0, count: z.count)
+        try z.withUnsafeBufferPointer { zp in
+            try out.withUnsafeMutableBufferPointer { try model.velocity(zp.baseAddress!, kept, ctx, $0.baseAddress!) }
+        }
+        #expect(out == expected[1])
+    }
 }
