@@ -54,10 +54,14 @@ swift build -c release --product latte >/dev/null
 LATTE=.build/release/latte
 IN="$WORK/inputs.safetensors"
 rm -f "$WORK"/latte-k4-*.log "$WORK"/torch-k4-*.json "$WORK"/latte-k1-*.log
+# One group's float32 bytes, for the budget of the one-group runs (+ 512 MiB):
+# K=4 steps are timed without prefetch, whose background reads would share the cores.
+GROUP_BYTES=$("$PY" -c "import json,sys; c=json.load(open(sys.argv[1])); d,f,h,kv=c['hidden_size'],c['intermediate_size'],c['num_attention_heads'],c['num_key_value_heads']; hd=d//h; q=h*hd+2*kv*hd; m=c['num_hidden_layers']//c['num_timestep_groups']; print(4*m*(d+q*d+q+d*h*hd+d+2*f*d+d*f+2*d+4*d*d+4*d+h*d+h))" "$WORK/k4/config.json")
+ONE_GROUP_BUDGET=$((GROUP_BYTES + (512 << 20)))
 
 for r in $(seq 1 "$ROUNDS"); do  # (no rounds when ROUNDS=0)
   echo "== round $r: latte K=4, $STEPS steps"
-  "$LATTE" run "$WORK/k4" --inputs "$IN" -o "$WORK/latte-k4.safetensors" --steps "$STEPS" --verbose 2> "$WORK/latte-k4-$r.log"
+  "$LATTE" run "$WORK/k4" --inputs "$IN" -o "$WORK/latte-k4.safetensors" --steps "$STEPS" --verbose --max-memory "$ONE_GROUP_BUDGET" 2> "$WORK/latte-k4-$r.log"
   cat "$WORK/latte-k4-$r.log"
   echo "== round $r: pytorch reference K=4, $STEPS steps, $THREADS threads"
   "$PY" bench/ref_step.py "$WORK/k4" "$IN" "$WORK/torch-k4.safetensors" --steps "$STEPS" --threads "$THREADS" > "$WORK/torch-k4-$r.json"
@@ -71,9 +75,6 @@ if [ "$E2E" = 1 ]; then
     echo "== converting the model to $WORK/k4.latte (~4 GB)"
     "$LATTE" convert "$WORK/k4/model.safetensors" -o "$WORK/k4.latte" --no-progress
   fi
-  # One group's float32 bytes, for the budget of the one-group run (+ 512 MiB).
-  GROUP_BYTES=$("$PY" -c "import json,sys; c=json.load(open(sys.argv[1])); d,f,h,kv=c['hidden_size'],c['intermediate_size'],c['num_attention_heads'],c['num_key_value_heads']; hd=d//h; q=h*hd+2*kv*hd; m=c['num_hidden_layers']//c['num_timestep_groups']; print(4*m*(d+q*d+q+d*h*hd+d+2*f*d+d*f+2*d+4*d*d+4*d+h*d+h))" "$WORK/k4/config.json")
-  ONE_GROUP_BUDGET=$((GROUP_BYTES + (512 << 20)))
   rm -f "$WORK"/e2e-*.log
   e2e() {  # e2e NAME ROUND: one fresh process, timed by /usr/bin/time -v
     case "$1" in
