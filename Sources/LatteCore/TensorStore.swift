@@ -41,6 +41,16 @@ public protocol TensorStore: AnyObject {
 
     /// Bytes `readGroupSection(group)` holds at its peak, for memory estimates; 0 without sections.
     func groupSectionBytes(_ group: Int) -> Int?
+
+    /// Decodes replica group `group`'s section chunk by chunk, on several threads, handing
+    /// each chunk to `sink(tensor name, byte offset in the tensor, bytes)` on a decoding
+    /// thread, in no set order and before checksums are known; returns once every tensor's
+    /// checksum is verified (throws on a mismatch: the caller discards what `sink` wrote).
+    /// False when the store has no such section or no such path (nothing read then).
+    func streamGroupSection(_ group: Int, sink: @escaping @Sendable (String, Int, UnsafeRawBufferPointer) throws -> Void) throws -> Bool
+
+    /// Bytes `streamGroupSection(group)` holds at its peak, for memory estimates.
+    func groupStreamBytes(_ group: Int) -> Int?
 }
 
 extension TensorStore {
@@ -49,6 +59,12 @@ extension TensorStore {
     public func readGroupSection(_ group: Int) throws -> [(tensor: Tensor, bytes: TensorBytes)] { [] }
 
     public func groupSectionBytes(_ group: Int) -> Int? { 0 }
+
+    public func streamGroupSection(_ group: Int, sink: @escaping @Sendable (String, Int, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        false
+    }
+
+    public func groupStreamBytes(_ group: Int) -> Int? { 0 }
 }
 
 /// A tensor's contiguous bytes: a slice of a store's bytes (whose owner is kept alive here)

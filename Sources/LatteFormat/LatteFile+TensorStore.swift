@@ -1,4 +1,5 @@
 import LatteCore
+import LatteSystem
 
 extension LatteTensor: StoredTensor {
     /// Elements of the shape (the manifest parser bounds it).
@@ -56,5 +57,45 @@ extension LatteFile: TensorStore {
             total = overflow ? nil : sum
         }
         return total
+    }
+
+    /// `stream` over the section's tensors, `sink` getting each chunk at its offset in its
+    /// tensor (chunks never span tensors: each tensor has its own).
+    public func streamGroupSection(_ group: Int, sink: @escaping @Sendable (String, Int, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        guard let section = groupSections[group] else { return false }
+        let members = manifest.tensors.filter { $0.section == section }
+        var starts: [Int] = []
+        var at = 0
+        for t in members {
+            starts.append(at)
+            at += t.nbytes   // a validated manifest's sizes sum within the file's size
+        }
+        let names = members.map(\.name), begins = starts
+        try stream(members, sink: { offset, bytes in
+            // The last tensor starting at or before `offset` holds the chunk (a tensor after
+            // it starts past its bytes, so cannot be an empty one in between).
+            var lo = 0, hi = begins.count - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if begins[mid] <= offset { lo = mid } else { hi = mid - 1 }
+            }
+            try sink(names[lo], offset - begins[lo], bytes)
+        }, body: { _, _ in })
+        return true
+    }
+
+    /// `stream`'s buffers for the section (`DecodePlan`'s bound): two batch slabs and one
+    /// chunk of scratch per thread, from the section's chunk sizes (a validated manifest's
+    /// chunks are at most 64 MiB, so none of these products comes near overflow).
+    public func groupStreamBytes(_ group: Int) -> Int? {
+        guard let section = groupSections[group] else { return 0 }
+        let chunks = manifest.tensors.lazy.filter { $0.section == section }.flatMap(\.chunks)
+        let maxRaw = chunks.map(\.raw).max() ?? 0
+        guard maxRaw > 0 else { return 0 }
+        let threads = max(1, min(threads, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / maxRaw))
+        let aligned = chunks.reduce(0) { $0 + ($1.raw + 63) / 64 * 64 }
+        let perChunk = (maxRaw + 63) / 64 * 64
+        let slab = max(perChunk, min(LatteLayout.decodeBatchBytes, 4 * threads * perChunk, aligned))
+        return 2 * slab + threads * maxRaw
     }
 }

@@ -11,39 +11,71 @@ import LatteSystem
 /// float32 copy only, and weights read once (the context model, read layer by layer during
 /// a prefill) do not stay in its resident set.
 ///
-/// A store with group sections (`.latte`) has a group's section read in one pass by
-/// `prepare(group:)`; its bytes are kept until the next group is prepared: the model copies
-/// them into its float32 buffers right after `prepare`, so keeping every group's would only
-/// hold the replica weights twice (3 GB more for the paper's 2B model in BF16).
+/// Large tensors are decoded on every core (`ParallelDecoding`). A store with group
+/// sections (`.latte`) has a group's section streamed in one pass by the first `read` of a
+/// batch after `prepare(group:)`: its chunks are decompressed on every core and each is
+/// widened to float32 straight into its tensor's buffer by the thread that decoded it, so
+/// no decoded copy of the group is ever held (a tensor whose chunks do not hold whole
+/// elements is read whole afterwards).
 ///
-/// Not Sendable: `prepare` replaces the group's bytes, so one model reads a source at a time.
+/// Not Sendable: `prepare` records the group to stream, so one model reads a source at a time.
 public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
     public let store: Store
     /// Whether to release the file pages of a tensor once it is decoded.
     public var releasesPagesAfterReading: Bool
-    /// The tensors of the last prepared group's section, by name.
-    private var prepared: [String: TensorBytes] = [:]
+    /// The group `prepare` named, until its tensors are read.
+    private var preparedGroup: Int?
 
     public init(_ store: Store, releasesPagesAfterReading: Bool = true) {
         self.store = store
         self.releasesPagesAfterReading = releasesPagesAfterReading
     }
 
-    /// Bytes of prepared group tensors held now (one group's at most).
-    var preparedByteCount: Int { prepared.values.reduce(0) { $0 + $1.count } }
-
     public func shape(_ name: String) -> [Int]? { store.tensor(named: name)?.shape }
+
+    public func storedBytes(_ name: String) -> Int? { store.tensor(named: name)?.byteCount }
 
     public func readScratchBytes(_ name: String) -> Int? {
         guard let t = store.tensor(named: name) else { return 0 }
         return store.copiedBytes(of: t)
     }
 
-    public func preparedBytes(group: Int) -> Int? { store.groupSectionBytes(group) }
+    public func preparedBytes(group: Int) -> Int? { store.groupStreamBytes(group) }
 
-    public func prepare(group: Int) throws {
-        prepared.removeAll()
-        for (t, bytes) in try store.readGroupSection(group) { prepared[t.name] = bytes }
+    public func prepare(group: Int) throws { preparedGroup = group }
+
+    public func finish(group: Int) { preparedGroup = nil }
+
+    public func read(_ reads: [WeightRead]) throws {
+        var rest = reads
+        if let g = preparedGroup {
+            preparedGroup = nil
+            rest = try stream(group: g, reads)
+        }
+        for r in rest { try read(r.name, into: r.destination) }
+    }
+
+    /// Streams group `g`'s section into the destinations of `reads`; returns the reads it
+    /// did not fill completely (all of them when the store cannot stream the group).
+    private func stream(group g: Int, _ reads: [WeightRead]) throws -> [WeightRead] {
+        var byName: [String: StreamTargets.Target] = [:]
+        for r in reads {
+            let t = try weight(r.name)
+            guard r.destination.count == t.elementCount else {
+                throw RuntimeError.wrongByteCount(tensor: r.name, expected: r.destination.count * 4, found: t.elementCount * 4)
+            }
+            guard let width = t.dtype.byteWidth, let base = r.destination.baseAddress, byName[r.name] == nil else { return reads }
+            byName[r.name] = .init(dtype: t.dtype, width: width, count: t.elementCount, destination: base)
+        }
+        let targets = StreamTargets(byName)
+        let written = HeapMutex([String: Int]())
+        let streamed = try store.streamGroupSection(g) { name, offset, bytes in
+            let n = try targets.write(name, offset, bytes)
+            if n > 0 { written.withLock { $0[name, default: 0] += n } }
+        }
+        guard streamed else { return reads }
+        let done = written.withLock { $0 }
+        return reads.filter { r in byName[r.name].map { done[r.name] != $0.count * $0.width } ?? true }
     }
 
     /// The tensor called `name`, in a dtype `FloatDecoding` decodes.
@@ -55,11 +87,7 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
         return t
     }
 
-    /// The tensor's bytes: from the prepared group when it is there, else from the store.
-    private func bytes(of t: Store.Tensor) throws -> TensorBytes {
-        if let held = prepared[t.name] { return held }
-        return try store.bytes(of: t)
-    }
+    private func bytes(of t: Store.Tensor) throws -> TensorBytes { try store.bytes(of: t) }
 
     public func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
         let t = try weight(name)
@@ -69,7 +97,8 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
         guard let base = destination.baseAddress else { return }
         let bytes = try bytes(of: t)
         try bytes.withUnsafeBytes { raw in
-            try FloatDecoding.decode(raw, dtype: t.dtype, count: t.elementCount, into: base, tensor: name)
+            try ParallelDecoding.decode(raw, dtype: t.dtype, count: t.elementCount, into: base, tensor: name,
+                                        mapped: bytes.mayReleasePages)
             // Only a read-only private map of a file (`mayReleasePages`): its pages are read
             // again from the file if touched, where memory's would be lost.
             if releasesPagesAfterReading, bytes.mayReleasePages { advise(raw, .drop) }

@@ -33,6 +33,9 @@ public final class ContextState {
 public final class StepConditioning {
     public let t: Double
     public let group: Int
+    /// The group's replica layers: a conditioning keeps its group's weights alive, so a
+    /// velocity evaluation under it never depends on what the model holds meanwhile.
+    let layers: [ReplicaWeights]
     /// s = SiLU(temb), [D].
     public let s: [Float]
     /// Per layer of the group: gate_a, shift_f, 1 + scale_f, gate_f (each D), then alpha (H).
@@ -40,9 +43,10 @@ public final class StepConditioning {
     /// Image head: shift, 1 + scale (each D).
     let head: FloatBuffer
 
-    init(t: Double, group: Int, s: [Float], perLayer: [FloatBuffer], head: FloatBuffer) {
+    init(t: Double, group: Int, layers: [ReplicaWeights], s: [Float], perLayer: [FloatBuffer], head: FloatBuffer) {
         self.t = t
         self.group = group
+        self.layers = layers
         self.s = s
         self.perLayer = perLayer
         self.head = head
@@ -52,9 +56,18 @@ public final class StepConditioning {
 /// The LaTtE-Flow reference model (docs/MODEL.md), float32 on OpenBLAS.
 ///
 /// Weights come from a `WeightSource`. Shared generation tensors are read at init; the
-/// context model's layers are read during each prefill and dropped after it; the replica
-/// layers of group k are read (after `source.prepare(group: k)`) the first time a step of
-/// group k runs, then kept. Groups no step needs are never read.
+/// context model's layers are read one at a time during each prefill into one set of
+/// buffers, freed when the prefill returns (only the keys and values are kept); the replica
+/// layers of group k are read (after `source.prepare(group: k)`) when a step of group k
+/// needs them. Groups no step needs are never read.
+///
+/// Residency policy: one replica group is held at a time. A step of another group releases
+/// the one held before reading its own, so sampling (t rises from 0 to 1 and never returns)
+/// reads each group once and holds one; velocity evaluations at arbitrary timesteps read
+/// a group again when they come back to it (`LatteRun.execute` orders them by group).
+/// With `prefetches` set (the budget holds two groups), sampling reads the next group on a
+/// background thread during the last `prefetchLeadSteps` steps of the current one: two
+/// groups are held from then until the switch.
 ///
 /// Every float buffer is reserved in `ledger` against the memory budget before it is
 /// allocated (`LatteRun.execute` also estimates the whole run up front and refuses it
@@ -68,11 +81,35 @@ public final class LatteModel {
     /// Sizes of the weights, from the shapes checked against the source.
     let footprint: ModelFootprint
     let shared: SharedWeights
-    private var groupCache: [Int: [ReplicaWeights]] = [:]
-    /// The groups whose replica layers were read, in the order they were first needed.
+    /// The one replica group held (see the residency policy above).
+    private var resident: (group: Int, layers: [ReplicaWeights])?
+    /// A group being read in the background, if any.
+    private var pending: GroupPrefetch?
+    /// A released group kept for its buffers while sampling prefetches (the next prefetch
+    /// refills them): two groups are held then, as the estimate counts.
+    private var spare: [ReplicaWeights]?
+    /// Whether sampling reads the next group in the background (needs two groups' room).
+    public var prefetches = false
+    /// Steps before a group change at which its read starts: the read (~0.3-1.4 s for the
+    /// 2B model's groups) then overlaps about two steps of compute (~0.8 s each).
+    public static let prefetchLeadSteps = 2
+    /// Seconds background reads took, and seconds the sampler waited for them.
+    public private(set) var prefetchReadSeconds: Double = 0
+    public private(set) var prefetchWaitSeconds: Double = 0
+    /// The groups whose replica layers were read, in the order they were read (a group
+    /// appears again when it was released and read anew).
     public private(set) var loadedGroups: [Int] = []
-    /// Seconds spent reading and decoding replica groups.
+    /// Seconds the caller's thread spent on replica groups: reading them, or waiting for a
+    /// background read (what the steps' times include).
     public private(set) var groupLoadSeconds: Double = 0
+    /// Seconds the replica group reads took, wherever they ran (for throughput).
+    public private(set) var groupReadSeconds: Double = 0
+    /// Source bytes of the replica groups read (the stored BF16/F16/F32 bytes, for throughput),
+    /// and of those read on the caller's thread (not prefetched: nothing else competes).
+    public private(set) var groupReadBytes: Int = 0
+    public private(set) var foregroundReadBytes: Int = 0
+    /// Source bytes of the context-model layers read (inside the prefills).
+    public private(set) var contextReadBytes: Int = 0
     /// Seconds spent reading and decoding context-model layers (inside the prefills).
     public private(set) var contextReadSeconds: Double = 0
     private var rope: RopeTable
@@ -131,17 +168,83 @@ public final class LatteModel {
         if let stepContext { _ = try workspace(contextLength: stepContext) }
     }
 
-    /// The replica layers of group k, read on first use.
+    /// The group held now, if any.
+    public var residentGroup: Int? { resident?.group }
+
+    /// The replica layers of group k: the held group's, or read after releasing it.
     func groupWeights(_ k: Int) throws -> [ReplicaWeights] {
-        if let g = groupCache[k] { return g }
+        if let r = resident, r.group == k { return r.layers }
+        if let p = try joinPrefetch(), p.group == k { return p.layers }
+        // The held group's buffers are refilled when nothing else refers to them; otherwise
+        // it is released before the next is reserved: its bytes return to the budget first.
+        let reuse = takeSpare()
         let start = monotonicSeconds()
         try source.prepare(group: k)
         let m = dims.layersPerGroup
-        let layers = try (k * m ..< (k + 1) * m).map { try ReplicaWeights(layer: $0, loader) }
-        groupCache[k] = layers
+        let layers = try ReplicaWeights.group(layers: k * m ..< (k + 1) * m, loader, reusing: reuse)
+        source.finish(group: k)
+        resident = (k, layers)
         loadedGroups.append(k)
         groupLoadSeconds += monotonicSeconds() - start
+        groupReadSeconds += monotonicSeconds() - start
+        groupReadBytes += layers.reduce(0) { $0 + $1.sourceBytes }
+        foregroundReadBytes += layers.reduce(0) { $0 + $1.sourceBytes }
         return layers
+    }
+
+    /// Releases the group held, if any (its float32 buffers go back to the budget once no
+    /// step conditioning refers to them).
+    public func releaseGroup() {
+        _ = try? joinPrefetch()
+        resident = nil
+        spare = nil
+    }
+
+    /// A released group's layers whose buffers may be refilled: the spare one, else the
+    /// held one (released here).
+    private func takeSpare() -> [ReplicaWeights]? {
+        if spare == nil { spare = resident?.layers }
+        resident = nil
+        return Self.takeReusable(&spare)
+    }
+
+    /// Takes `list` (leaving nil) when the model holds the only reference to each layer (a
+    /// step conditioning kept by a caller must not see its weights change), else drops it.
+    /// Checked in place: a copy of the array would itself add a reference to every layer.
+    private static func takeReusable(_ list: inout [ReplicaWeights]?) -> [ReplicaWeights]? {
+        defer { list = nil }
+        guard list != nil else { return nil }
+        for i in list!.indices where !isKnownUniquelyReferenced(&list![i]) { return nil }
+        return list
+    }
+
+    /// Starts reading group k in the background unless it is held or being read.
+    private func startPrefetch(_ k: Int) {
+        guard pending == nil, resident?.group != k else { return }
+        let m = dims.layersPerGroup
+        pending = GroupPrefetch.start(group: k, layers: k * m ..< (k + 1) * m, loader, reusing: Self.takeReusable(&spare))
+    }
+
+    /// Waits for a background read, if one runs; the group it read becomes the one held (the
+    /// previous one is released) and is returned. Its error, if it met one, is thrown here.
+    private func joinPrefetch() throws -> (group: Int, layers: [ReplicaWeights])? {
+        guard let p = pending else { return nil }
+        pending = nil
+        let start = monotonicSeconds()
+        let layers: [ReplicaWeights]
+        do { layers = try p.wait() } catch {
+            prefetchWaitSeconds += monotonicSeconds() - start
+            throw error
+        }
+        prefetchWaitSeconds += monotonicSeconds() - start
+        groupLoadSeconds += monotonicSeconds() - start
+        prefetchReadSeconds += p.readSeconds
+        groupReadSeconds += p.readSeconds
+        spare = resident?.layers
+        resident = (p.group, layers)
+        loadedGroups.append(p.group)
+        groupReadBytes += layers.reduce(0) { $0 + $1.sourceBytes }
+        return resident
     }
 
     // MARK: Context prefill
@@ -156,6 +259,7 @@ public final class LatteModel {
                 throw RuntimeError.tokenOutOfRange(tensor: c.name, position: i, id: Int64(id), vocabSize: d.vocab)
             }
         }
+        _ = try joinPrefetch()   // the source has one user at a time
         let maxT = contexts.map(\.ids.count).max() ?? 0
         let table = try ropeTable(positions: maxT)
         let states = try contexts.map { try ContextState(length: $0.ids.count, layers: d.layers, kvDim: d.kvDim, d: d.d, ledger: ledger) }
@@ -167,7 +271,7 @@ public final class LatteModel {
         let layer = try DecoderWeights(d, ledger, "a context layer")
         for l in 0 ..< d.layers {
             let start = monotonicSeconds()
-            try layer.load("model.layers.\(l)", loader)
+            contextReadBytes += try layer.load("model.layers.\(l)", loader)
             contextReadSeconds += monotonicSeconds() - start
             for st in states where st.length > 0 {
                 contextLayer(layer, st, l, w, table)
@@ -312,7 +416,7 @@ public final class LatteModel {
                            outFeatures: 2 * d.d, head.p)
         }
         for i in 0 ..< d.d { head.p[d.d + i] = 1 + head.p[d.d + i] }
-        return StepConditioning(t: t, group: k, s: s, perLayer: perLayer, head: head)
+        return StepConditioning(t: t, group: k, layers: layers, s: s, perLayer: perLayer, head: head)
     }
 
     // MARK: Velocity
@@ -347,7 +451,7 @@ public final class LatteModel {
         let d = dims, n = d.tokens, tc = ctx.length
         let w = try workspace(contextLength: tc)
         let table = try ropeTable(positions: tc + n)
-        let layers = groupCache[cond.group]!
+        let layers = cond.layers
         // Patch embedding: token (i, j) feature c*p*p + y*p + x = z[c, i*p+y, j*p+x].
         let p = d.patch
         for i in 0 ..< d.gridH {
@@ -452,9 +556,15 @@ public final class LatteModel {
         // One workspace for both contexts, sized before the first step.
         _ = try workspace(contextLength: max(context.length, uncond?.length ?? 0))
         let stepsF = Float(steps)
+        // No read outlives the sampling (the source has one user at a time), nor a spare group.
+        defer {
+            _ = try? joinPrefetch()
+            spare = nil
+        }
         for i in 0 ..< steps {
             let t = Double(i) / Double(steps)
             let cond = try conditioning(at: t)
+            if prefetches, let next = nextGroup(after: i, steps: steps, within: Self.prefetchLeadSteps) { startPrefetch(next) }
             try velocity(z.p, cond, context, v.p)
             if guided, let uncond {
                 try velocity(z.p, cond, uncond, vu.p)
@@ -464,6 +574,19 @@ public final class LatteModel {
             onStep?(i, t, cond.group)
         }
         return z.array
+    }
+}
+
+extension LatteModel {
+    /// The group of the first step after step i (of `steps`) whose group differs from step
+    /// i's, when it is at most `lead` steps ahead.
+    func nextGroup(after i: Int, steps: Int, within lead: Int) -> Int? {
+        let k = group(ofTimestep: Double(i) / Double(steps))
+        for j in i + 1 ..< min(steps, i + lead + 1) {
+            let g = group(ofTimestep: Double(j) / Double(steps))
+            if g != k { return g }
+        }
+        return nil
     }
 }
 

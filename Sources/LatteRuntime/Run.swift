@@ -105,6 +105,16 @@ public struct RunInputs: Sendable {
 }
 
 extension LatteRun {
+    /// The indices of `timesteps` with the group held first, then in group order (stable).
+    static func evaluationOrder(_ timesteps: [Float], model: LatteModel) -> [Int] {
+        let held = model.residentGroup
+        func key(_ i: Int) -> (Int, Int) {
+            let g = model.group(ofTimestep: Double(timesteps[i]))
+            return (g == held ? -1 : g, i)
+        }
+        return timesteps.indices.sorted { key($0) < key($1) }
+    }
+
     /// Refuses a run whose estimated peak is above the model's memory budget.
     static func checkMemory(_ cost: RunEstimate, model: LatteModel) throws(RuntimeError) {
         guard let peak = cost.peakBytes, peak <= model.memoryBudget else {
@@ -125,12 +135,48 @@ public struct RunTimings: Sendable {
     public var stepSeconds: [Double] = []
     /// Time spent reading and decoding replica groups (inside the steps' times).
     public var groupLoadSeconds: Double = 0
+    /// Seconds the group reads took wherever they ran; of those, the background reads', and
+    /// the time the sampler waited for them.
+    public var groupReadSeconds: Double = 0
+    public var prefetchReadSeconds: Double = 0
+    public var prefetchWaitSeconds: Double = 0
+    /// Whether the next group was read in the background (the budget held two).
+    public var prefetched = false
+    /// Source bytes of the replica groups and of the context layers read.
+    public var groupReadBytes: Int = 0
+    public var contextReadBytes: Int = 0
+    /// Source bytes of the groups read on the sampler's thread, and the seconds that took.
+    public var foregroundReadBytes: Int = 0
+    public var foregroundReadSeconds: Double = 0
+    /// The memory budget, the most the model's ledger held at once, one group's float32
+    /// bytes, and the process's peak resident set (nil: unknown), for the summary.
+    public var memoryBudget: Int = 0
+    public var peakHeldBytes: Int = 0
+    public var groupBytes: Int = 0
+    public var peakResidentBytes: Int?
     public var velocityEvaluations: Int = 0
     public var velocitySeconds: Double = 0
     /// Replica layers per velocity pass, and passes per step (2 with guidance).
     public var layersPerPass: Int = 0
     public var passesPerStep: Int = 1
     public var groupsLoaded: [Int] = []
+
+    /// The model's read and memory figures, at the end of a run.
+    mutating func recordReads(of model: LatteModel) {
+        groupsLoaded = model.loadedGroups
+        groupReadBytes = model.groupReadBytes
+        groupReadSeconds = model.groupReadSeconds
+        prefetchReadSeconds = model.prefetchReadSeconds
+        prefetchWaitSeconds = model.prefetchWaitSeconds
+        prefetched = model.prefetches
+        foregroundReadBytes = model.foregroundReadBytes
+        foregroundReadSeconds = model.groupLoadSeconds - model.prefetchWaitSeconds
+        contextReadBytes = model.contextReadBytes
+        memoryBudget = model.memoryBudget
+        peakHeldBytes = model.ledger.peak
+        groupBytes = model.footprint.groupBytes
+        peakResidentBytes = SystemInfo.peakResidentBytes
+    }
 
     /// Mean step time with the group reads taken out.
     public var computeSecondsPerStep: Double {
@@ -150,7 +196,26 @@ public struct RunTimings: Sendable {
             lines.append("velocity: \(velocityEvaluations) evaluations in \(fmt(velocitySeconds)) s, \(layersPerPass) layers each")
         }
         lines.append("groups loaded: \(groupsLoaded.map(String.init).joined(separator: ", "))")
+        lines.append("weight reads: groups \(formatBytes(groupReadBytes)) in \(fmt(groupReadSeconds)) s (\(rate(groupReadBytes, groupReadSeconds))),"
+            + " context layers \(formatBytes(contextReadBytes)) in \(fmt(prefillReadSeconds)) s (\(rate(contextReadBytes, prefillReadSeconds)))")
+        lines.append("group reads on the sampler's thread: \(formatBytes(foregroundReadBytes)) in \(fmt(foregroundReadSeconds)) s"
+            + " (\(rate(foregroundReadBytes, foregroundReadSeconds)))")
+        if prefetchReadSeconds > 0 {
+            let overlap = max(0, 1 - prefetchWaitSeconds / prefetchReadSeconds) * 100
+            lines.append("prefetch: \(fmt(prefetchReadSeconds)) s of group reads in the background, the sampler waited \(fmt(prefetchWaitSeconds)) s"
+                + " (overlap \(formatFixed(overlap, digits: 0)) %)")
+        } else {
+            lines.append("prefetch: " + (prefetched ? "none needed" : "off (the budget holds one group)"))
+        }
+        lines.append("memory: peak held \(formatBytes(peakHeldBytes)) of the budget \(formatBytes(memoryBudget))"
+            + " (one group \(formatBytes(groupBytes)), \(prefetched ? "two while the next is read" : "one at a time")); process peak RSS "
+            + (peakResidentBytes.map(formatBytes) ?? "unknown"))
         return lines.joined(separator: "\n")
+    }
+
+    /// Source bytes per second, as "1.23 GB per second" (no "/s": progress bars own that).
+    private func rate(_ bytes: Int, _ seconds: Double) -> String {
+        seconds > 0 ? formatFixed(Double(bytes) / seconds / 1e9, digits: 2) + " GB per second" : "-"
     }
 
     private func fmt(_ x: Double) -> String {
@@ -175,8 +240,11 @@ public enum LatteRun {
         if cfgScale != 1 && inputs.uncondIDs == nil {
             throw RuntimeError.usage("--cfg-scale \(cfgScale) needs an unconditional context: add 'uncond_ids' to the inputs")
         }
-        // The whole run against the memory budget, before any of it is allocated.
-        try checkMemory(estimate(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale), model: model)
+        // The whole run against the memory budget, before any of it is allocated; the
+        // estimate says whether the budget holds two groups (then sampling prefetches).
+        let cost = estimate(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale)
+        try checkMemory(cost, model: model)
+        model.prefetches = cost.prefetches
         let velocityNeeded = inputs.noise != nil || inputs.xT != nil
         let maxT = max(inputs.contextIDs.count, guided ? inputs.uncondIDs?.count ?? 0 : 0)
         try model.reserve(positions: maxT + (velocityNeeded ? model.dims.tokens : 0))
@@ -217,10 +285,12 @@ public enum LatteRun {
         if let xT = inputs.xT, let ts = inputs.timesteps {
             t0 = monotonicSeconds()
             let per = c * h * w
-            var v = [Float]()
-            v.reserveCapacity(xT.count)
-            for i in 0 ..< ts.count {
-                v += try model.velocity(latent: Array(xT[i * per ..< (i + 1) * per]), t: Double(ts[i]), context: states[0])
+            var v = [Float](repeating: 0, count: ts.count * per)
+            // The held group's first, then in group order (stable), so that each group is read
+            // once while one is held at a time; each velocity goes to its evaluation's place.
+            for i in evaluationOrder(ts, model: model) {
+                let out = try model.velocity(latent: Array(xT[i * per ..< (i + 1) * per]), t: Double(ts[i]), context: states[0])
+                v.replaceSubrange(i * per ..< (i + 1) * per, with: out)
                 evaluated += 1
                 progress?(evaluated, evaluations)
             }
@@ -229,7 +299,7 @@ public enum LatteRun {
             outputs.append(OutputTensor(name: "velocity", shape: [ts.count, c, h, w], values: v))
         }
         outputs.append(OutputTensor(name: "context_hidden", shape: [states[0].length, cfg.hiddenSize], values: states[0].hidden))
-        timings.groupsLoaded = model.loadedGroups
+        timings.recordReads(of: model)
         return (outputs, timings)
     }
 }

@@ -12,7 +12,7 @@ struct ModelFootprint: Sendable {
     let sharedBytes: Int
     /// One context layer's buffers, held during a prefill.
     let layerBytes: Int
-    /// One replica group's buffers (M layers), held from its first step on.
+    /// One replica group's buffers (M layers), held while its steps run (one group at a time).
     let groupBytes: Int
 
     init(_ d: Dims) throws(RuntimeError) {
@@ -68,6 +68,8 @@ public struct RunEstimate: Sendable {
     public var operations: Double
     /// Steps, passes per step, velocity evaluations, image tokens and context lengths, for messages.
     public var shape: String
+    /// Whether the run reads the next group in the background (two groups held then).
+    public var prefetches = false
 
     /// "4.30 GiB (residual-attention maps 4.00 GiB, step workspace 288.1 MiB, ...)".
     public var memoryDescription: String {
@@ -95,11 +97,23 @@ extension LatteRun {
     /// The cost of `execute(model:inputs:steps:cfgScale:)` with these arguments, without
     /// running anything. The phases mirror the run: the prefill holds the shared weights,
     /// the context states, one context layer and the prefill workspace; the steps hold the
-    /// shared weights, every group their timesteps need, the context states, the step
-    /// workspace and the sampler's buffers. Inputs and outputs (twice: arrays, then the
+    /// shared weights, one replica group (the model holds one at a time), the context
+    /// states, the step workspace and the sampler's buffers. Inputs and outputs (twice: arrays, then the
     /// serialized file) come on top of the larger phase.
+    ///
+    /// A sampling run that reads more than one group prefetches (holds two groups at the
+    /// switch) when that fits the model's budget: the estimate is then that of two groups,
+    /// with `prefetches` set; otherwise that of one.
     public static func estimate(model: LatteModel, inputs: RunInputs, steps: Int = 40, cfgScale: Float = 1) -> RunEstimate {
-        let run = RunShape(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale)
+        let two = estimate(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale, groupsHeld: 2)
+        if two.prefetches, let peak = two.peakBytes, peak <= model.memoryBudget { return two }
+        return estimate(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale, groupsHeld: 1)
+    }
+
+    /// The estimate with up to `groupsHeld` replica groups held at once.
+    static func estimate(model: LatteModel, inputs: RunInputs, steps: Int, cfgScale: Float, groupsHeld: Int) -> RunEstimate {
+        var run = RunShape(model: model, inputs: inputs, steps: steps, cfgScale: cfgScale)
+        run.groupsHeld = run.sampling ? min(groupsHeld, run.groups.count) : 1
         let contextStates = run.contextStateBytes
         var prefill = run.prefillPhase(contextStates: contextStates)
         var stepPhase = run.velocity ? run.stepPhase(contextStates: contextStates) : []
@@ -120,7 +134,8 @@ extension LatteRun {
             peakPhase = prefillTotal == nil ? prefill : stepPhase
         }
         let parts = peakPhase.map { ($0.0, $0.1 ?? Int.max) }.sorted { $0.1 > $1.1 }
-        return RunEstimate(peakBytes: peak, modelBytes: modelBytes, parts: parts, operations: run.operations, shape: run.description)
+        return RunEstimate(peakBytes: peak, modelBytes: modelBytes, parts: parts, operations: run.operations, shape: run.description,
+                           prefetches: run.groupsHeld > 1)
     }
 }
 
@@ -141,6 +156,8 @@ private struct RunShape {
     let velocity: Bool
     /// Groups the run reads: those of the sampler's t = i/S and of the given timesteps.
     let groups: Set<Int>
+    /// Replica groups held at once: 1, or 2 while sampling prefetches the next.
+    var groupsHeld = 1
 
     init(model: LatteModel, inputs: RunInputs, steps: Int, cfgScale: Float) {
         self.model = model
@@ -185,8 +202,8 @@ private struct RunShape {
         ]
     }
 
-    /// The steps hold the shared weights, every group their timesteps need, the context
-    /// states, the step workspace and the sampler's buffers.
+    /// The steps hold the shared weights, one replica group at a time (of those their
+    /// timesteps need), the context states, the step workspace and the sampler's buffers.
     func stepPhase(contextStates: Int?) -> [(String, Int?)] {
         let fp = model.footprint, source = model.source
         let sizes = StepWorkspace.sizes(maxKeys: maxT + d.tokens, d, block: model.scoreBlock)
@@ -195,7 +212,8 @@ private struct RunShape {
         // A step's conditioning is freed when the next one is in place: two at a time.
         let conditioning = Checked.product(2, Checked.sum(Checked.product(d.layersPerGroup, bufferBytes([4 * d.d + d.heads])),
                                                            bufferBytes([2 * d.d])))
-        // A source keeps one group's decoded copy at a time (the last one prepared).
+        // A source's buffers while it reads a group (a stream's, or a tensor's decoded copy),
+        // one read at a time (the model waits for a prefetch before any other read).
         let groupScratch = groups.map { g in
             let layers = g * d.layersPerGroup ..< (g + 1) * d.layersPerGroup
             return Checked.sum(source.preparedBytes(group: g),
@@ -203,7 +221,8 @@ private struct RunShape {
         }
         let latent = d.latentCount
         return [
-            ("shared weights", fp.sharedBytes), ("replica groups \(groups.sorted())", Checked.product(groups.count, fp.groupBytes)),
+            ("shared weights", fp.sharedBytes), (groupsHeld > 1 ? "two replica groups (one prefetched) of \(groups.sorted())" : "a replica group at a time of \(groups.sorted())",
+             groups.isEmpty ? 0 : Checked.product(groupsHeld, fp.groupBytes)),
             ("context states", contextStates), ("residual-attention maps", maps), ("step workspace", rest),
             ("RoPE table", ropeBytes), ("sampler buffers", sampling ? bufferBytes([latent, latent, latent]) : 0),
             ("step conditioning", conditioning),

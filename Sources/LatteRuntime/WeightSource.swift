@@ -5,9 +5,9 @@ import LatteSystem
 /// Where the runtime gets its weights: by name, decoded to float32, one tensor at a time.
 ///
 /// The runtime asks for the replica layers of timestep group k only when a step of group k
-/// first runs, and calls `prepare(group: k)` right before, once per group: a compressed
-/// source decompresses that group's section there (and nothing else). Context-model and
-/// shared tensors are read without a `prepare` call.
+/// needs them (one group held at a time): `prepare(group: k)`, then one `read` of the whole
+/// group, then `finish(group: k)`. A compressed source streams that group's section in that
+/// read (and nothing else). Context-model and shared tensors are read without a `prepare`.
 public protocol WeightSource: AnyObject {
     /// The tensor's shape, or nil when the source has no such tensor. Must not read data.
     func shape(_ name: String) -> [Int]?
@@ -21,8 +21,18 @@ public protocol WeightSource: AnyObject {
     /// where only the context's rows are needed.
     func readRows(_ name: String, rows: [Int], into destination: UnsafeMutableBufferPointer<Float>) throws
 
-    /// Called once before the first tensor of replica group `group` is read.
+    /// Decodes every tensor of `reads` into its destination (disjoint buffers), possibly
+    /// on several threads: the runtime asks for a whole replica group in one call.
+    func read(_ reads: [WeightRead]) throws
+
+    /// Called once before the tensors of replica group `group` are read.
     func prepare(group: Int) throws
+
+    /// Called once the tensors of replica group `group` are read: what `prepare` kept may go.
+    func finish(group: Int)
+
+    /// Bytes of tensor `name` as stored (for read throughput), nil when unknown.
+    func storedBytes(_ name: String) -> Int?
 
     /// Bytes a read of tensor `name` holds beyond the caller's buffer while it runs (a
     /// decoded or gathered copy), for the memory estimate; 0 when it reads in place.
@@ -51,6 +61,15 @@ extension WeightSource {
 
     public func prepare(group: Int) throws {}
 
+    public func finish(group: Int) {}
+
+    public func storedBytes(_ name: String) -> Int? { nil }
+
+    /// One tensor after another.
+    public func read(_ reads: [WeightRead]) throws {
+        for r in reads { try read(r.name, into: r.destination) }
+    }
+
     public func readScratchBytes(_ name: String) -> Int? { 0 }
 
     public func preparedBytes(group: Int) -> Int? { 0 }
@@ -61,6 +80,17 @@ extension WeightSource {
         var out = [Float](repeating: 0, count: n)
         try out.withUnsafeMutableBufferPointer { try read(name, into: $0) }
         return out
+    }
+}
+
+/// One tensor to decode to float32 into `destination` (its element count).
+public struct WeightRead {
+    public let name: String
+    public let destination: UnsafeMutableBufferPointer<Float>
+
+    public init(name: String, destination: UnsafeMutableBufferPointer<Float>) {
+        self.name = name
+        self.destination = destination
     }
 }
 

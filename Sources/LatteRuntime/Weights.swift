@@ -106,19 +106,35 @@ struct Loader {
         guard found == expected else { throw .wrongShape(tensor: name, expected: expected, found: found) }
     }
 
-    /// Reads `name` (expected shape `shape`) into `dst` at element offset `offset`.
-    func read(_ name: String, _ shape: [Int], into dst: FloatBuffer, at offset: Int = 0) throws {
+    /// The read of `name` (expected shape `shape`) into `dst` at element offset `offset`.
+    func request(_ name: String, _ shape: [Int], into dst: FloatBuffer, at offset: Int = 0) throws -> WeightRead {
         try checkShape(name, shape)
         let n = elementCount(of: shape) ?? 0
         precondition(offset + n <= dst.count)
-        try source.read(name, into: UnsafeMutableBufferPointer(start: dst.p + offset, count: n))
+        return WeightRead(name: name, destination: UnsafeMutableBufferPointer(start: dst.p + offset, count: n))
+    }
+
+    /// Reads `name` (expected shape `shape`) into `dst` at element offset `offset`.
+    func read(_ name: String, _ shape: [Int], into dst: FloatBuffer, at offset: Int = 0) throws {
+        try source.read([request(name, shape, into: dst, at: offset)])
+    }
+
+    /// A buffer for `name` and its read, to be done with others in one `source.read`.
+    func buffer(_ name: String, _ shape: [Int], _ reads: inout [WeightRead]) throws -> FloatBuffer {
+        let b = try FloatBuffer(elementCount(of: shape), zeroed: false, in: ledger, for: "tensor '\(name)'")
+        reads.append(try request(name, shape, into: b))
+        return b
     }
 
     func tensor(_ name: String, _ shape: [Int]) throws -> FloatBuffer {
-        let b = try FloatBuffer(elementCount(of: shape), zeroed: false, in: ledger, for: "tensor '\(name)'")
-        try read(name, shape, into: b)
+        var reads: [WeightRead] = []
+        let b = try buffer(name, shape, &reads)
+        try source.read(reads)
         return b
     }
+
+    /// Source bytes of the tensors `reads` name (0 for those the source cannot say).
+    func storedBytes(_ reads: [WeightRead]) -> Int { reads.reduce(0) { $0 + (source.storedBytes($1.name) ?? 0) } }
 }
 
 /// One Qwen2 decoder layer's weights, q|k|v and gate|up fused for one product each.
@@ -145,27 +161,32 @@ final class DecoderWeights {
         downW = try buffer(Checked.product(d.d, d.f))
     }
 
-    /// Reads the layer at `prefix` (e.g. "model.layers.3").
-    convenience init(_ prefix: String, _ ld: Loader) throws {
-        try self.init(ld.dims, ld.ledger, "layer '\(prefix)'")
-        try load(prefix, ld)
+    /// The reads that fill these buffers with the layer at `prefix` (e.g. "model.layers.3").
+    func requests(_ prefix: String, _ ld: Loader) throws -> [WeightRead] {
+        let d = ld.dims
+        return [
+            try ld.request("\(prefix).input_layernorm.weight", [d.d], into: inputNorm),
+            try ld.request("\(prefix).self_attn.q_proj.weight", [d.qDim, d.d], into: qkvW),
+            try ld.request("\(prefix).self_attn.k_proj.weight", [d.kvDim, d.d], into: qkvW, at: d.qDim * d.d),
+            try ld.request("\(prefix).self_attn.v_proj.weight", [d.kvDim, d.d], into: qkvW, at: (d.qDim + d.kvDim) * d.d),
+            try ld.request("\(prefix).self_attn.q_proj.bias", [d.qDim], into: qkvB),
+            try ld.request("\(prefix).self_attn.k_proj.bias", [d.kvDim], into: qkvB, at: d.qDim),
+            try ld.request("\(prefix).self_attn.v_proj.bias", [d.kvDim], into: qkvB, at: d.qDim + d.kvDim),
+            try ld.request("\(prefix).self_attn.o_proj.weight", [d.d, d.qDim], into: oW),
+            try ld.request("\(prefix).post_attention_layernorm.weight", [d.d], into: postNorm),
+            try ld.request("\(prefix).mlp.gate_proj.weight", [d.f, d.d], into: gateUpW),
+            try ld.request("\(prefix).mlp.up_proj.weight", [d.f, d.d], into: gateUpW, at: d.f * d.d),
+            try ld.request("\(prefix).mlp.down_proj.weight", [d.d, d.f], into: downW),
+        ]
     }
 
-    /// Reads the layer at `prefix` into these buffers (the prefill reuses one set for all layers).
-    func load(_ prefix: String, _ ld: Loader) throws {
-        let d = ld.dims
-        try ld.read("\(prefix).input_layernorm.weight", [d.d], into: inputNorm)
-        try ld.read("\(prefix).self_attn.q_proj.weight", [d.qDim, d.d], into: qkvW)
-        try ld.read("\(prefix).self_attn.k_proj.weight", [d.kvDim, d.d], into: qkvW, at: d.qDim * d.d)
-        try ld.read("\(prefix).self_attn.v_proj.weight", [d.kvDim, d.d], into: qkvW, at: (d.qDim + d.kvDim) * d.d)
-        try ld.read("\(prefix).self_attn.q_proj.bias", [d.qDim], into: qkvB)
-        try ld.read("\(prefix).self_attn.k_proj.bias", [d.kvDim], into: qkvB, at: d.qDim)
-        try ld.read("\(prefix).self_attn.v_proj.bias", [d.kvDim], into: qkvB, at: d.qDim + d.kvDim)
-        try ld.read("\(prefix).self_attn.o_proj.weight", [d.d, d.qDim], into: oW)
-        try ld.read("\(prefix).post_attention_layernorm.weight", [d.d], into: postNorm)
-        try ld.read("\(prefix).mlp.gate_proj.weight", [d.f, d.d], into: gateUpW)
-        try ld.read("\(prefix).mlp.up_proj.weight", [d.f, d.d], into: gateUpW, at: d.f * d.d)
-        try ld.read("\(prefix).mlp.down_proj.weight", [d.d, d.f], into: downW)
+    /// Reads the layer at `prefix` into these buffers (the prefill reuses one set for all
+    /// layers); returns its source bytes.
+    @discardableResult
+    func load(_ prefix: String, _ ld: Loader) throws -> Int {
+        let reads = try requests(prefix, ld)
+        try ld.source.read(reads)
+        return ld.storedBytes(reads)
     }
 }
 
@@ -179,16 +200,54 @@ final class ReplicaWeights {
     let modB: FloatBuffer         // [4D]
     let resW: FloatBuffer         // [H, D]
     let resB: FloatBuffer         // [H]
+    /// Bytes of its tensors in the source.
+    private(set) var sourceBytes: Int
 
-    init(layer l: Int, _ ld: Loader) throws {
+    /// Buffers for layer `l`, their reads appended to `reads` (done by the caller).
+    init(layer l: Int, _ ld: Loader, _ reads: inout [WeightRead]) throws {
         let d = ld.dims, p = "gen.layers.\(l)"
-        decoder = try DecoderWeights(p, ld)
-        attnOutNorm = try ld.tensor("\(p).attn_out_norm.weight", [d.d])
-        mlpOutNorm = try ld.tensor("\(p).mlp_out_norm.weight", [d.d])
-        modW = try ld.tensor("\(p).modulation.weight", [4 * d.d, d.d])
-        modB = try ld.tensor("\(p).modulation.bias", [4 * d.d])
-        resW = try ld.tensor("\(p).res_gate.weight", [d.heads, d.d])
-        resB = try ld.tensor("\(p).res_gate.bias", [d.heads])
+        let first = reads.count
+        decoder = try DecoderWeights(d, ld.ledger, "layer '\(p)'")
+        reads += try decoder.requests(p, ld)
+        attnOutNorm = try ld.buffer("\(p).attn_out_norm.weight", [d.d], &reads)
+        mlpOutNorm = try ld.buffer("\(p).mlp_out_norm.weight", [d.d], &reads)
+        modW = try ld.buffer("\(p).modulation.weight", [4 * d.d, d.d], &reads)
+        modB = try ld.buffer("\(p).modulation.bias", [4 * d.d], &reads)
+        resW = try ld.buffer("\(p).res_gate.weight", [d.heads, d.d], &reads)
+        resB = try ld.buffer("\(p).res_gate.bias", [d.heads], &reads)
+        sourceBytes = ld.storedBytes(Array(reads[first...]))
+    }
+
+    /// The reads that fill these buffers (any replica layer's: all have the same shapes)
+    /// with layer `l`; `sourceBytes` becomes that layer's.
+    func requests(layer l: Int, _ ld: Loader) throws -> [WeightRead] {
+        let d = ld.dims, p = "gen.layers.\(l)"
+        let reads = try decoder.requests(p, ld) + [
+            try ld.request("\(p).attn_out_norm.weight", [d.d], into: attnOutNorm),
+            try ld.request("\(p).mlp_out_norm.weight", [d.d], into: mlpOutNorm),
+            try ld.request("\(p).modulation.weight", [4 * d.d, d.d], into: modW),
+            try ld.request("\(p).modulation.bias", [4 * d.d], into: modB),
+            try ld.request("\(p).res_gate.weight", [d.heads, d.d], into: resW),
+            try ld.request("\(p).res_gate.bias", [d.heads], into: resB),
+        ]
+        sourceBytes = ld.storedBytes(reads)
+        return reads
+    }
+
+    /// The replica layers `layers` (one group), every buffer reserved first (or those of
+    /// `spare`, a released group's, refilled: no new pages to fault in), then read in one
+    /// `source.read` call (a source decodes such a batch on every core).
+    static func group(layers: Range<Int>, _ ld: Loader, reusing spare: [ReplicaWeights]? = nil) throws -> [ReplicaWeights] {
+        var reads: [WeightRead] = []
+        let out: [ReplicaWeights]
+        if let spare, spare.count == layers.count {
+            for (w, l) in zip(spare, layers) { reads += try w.requests(layer: l, ld) }
+            out = spare
+        } else {
+            out = try layers.map { try ReplicaWeights(layer: $0, ld, &reads) }
+        }
+        try ld.source.read(reads)
+        return out
     }
 }
 

@@ -15,6 +15,13 @@ package enum SystemInfo {
         let (bytes, overflow) = pages.multipliedReportingOverflow(by: size)
         return pages > 0 && size > 0 && !overflow ? bytes : nil
     }
+
+    /// The process's peak resident set so far (`getrusage`'s `ru_maxrss`, KiB on Linux).
+    package static var peakResidentBytes: Int? {
+        var usage = rusage()
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0, usage.ru_maxrss > 0 else { return nil }
+        return Int(usage.ru_maxrss) * 1024
+    }
 }
 
 /// Seconds on the monotonic clock (`CLOCK_MONOTONIC`: never set back, so differences are

@@ -31,7 +31,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Classifier-free guidance scale, -100 to 100 (needs uncond_ids when not 1).")
     var cfgScale: Float = 1
 
-    @Option(help: "Memory the run may use, e.g. 8G or 512M (default: twice the model's float32 weights plus 512 MiB, at most 3/4 of memory).")
+    @Option(name: [.customLong("memory-budget"), .customLong("max-memory")],
+            help: "Memory the run may use, e.g. 8G or 512M (default: twice the model's float32 weights plus 512 MiB, at most 3/4 of memory); the next group is prefetched when two fit.")
     var memoryBudget: String?
 
     @Flag(help: "Print each sampling step's time and group on stderr.")
