@@ -180,23 +180,11 @@ final class DecodeBatch: Sendable {
         for r in storedRanges { source.file.advise(r.lowerBound, r.count, .drop) }
     }
 
-    /// XORs the twin's chunk (decoded into the thread's twin scratch, or read in place when
-    /// raw) into `out`. A damaged twin chunk surfaces here, as this tensor's chunk; a wrong
-    /// twin byte, as this tensor's checksum mismatch.
+    /// XORs the twin's chunk into `out` (`TwinDelta.apply`, with the thread's twin scratch).
     private func applyTwin(_ w: ChunkEntry, to out: UnsafeMutableRawBufferPointer, thread t: Int) throws(ChunkDecodeFailure) {
-        guard w.raw == out.count, !source.twinScratch.isEmpty || w.codec == .raw else {
-            throw ChunkDecodeFailure("the twin's chunk has \(w.raw) raw bytes for \(out.count)")
-        }
         let stored = UnsafeRawBufferPointer(rebasing: source.file.bytes[w.offset ..< w.offset + w.length])
-        if w.codec == .raw {
-            TwinDelta.xor(UnsafeRawBufferPointer(out), stored, into: out)
-            return
-        }
-        let twin = UnsafeMutableRawBufferPointer(rebasing: source.twinScratch[t].bytes[0 ..< w.raw])
-        do { try ChunkCoder.decode(w, stored: stored, into: twin, scratch: source.scratch[t].bytes) } catch {
-            throw ChunkDecodeFailure("the twin's chunk: \(error)")
-        }
-        TwinDelta.xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(twin), into: out)
+        try TwinDelta.apply(w, stored: stored, to: out, twin: source.twinScratch.isEmpty ? nil : source.twinScratch[t].bytes,
+                            scratch: source.scratch[t].bytes)
     }
 
     /// Worker `t` of `n`: jobs t, t + n, … (static striding: chunks are nearly equal in size).

@@ -54,25 +54,14 @@ extension LatteFile {
         }
     }
 
-    /// Turns a decoded delta chunk `out` of `t` into its bytes: the XOR with the twin's chunk
-    /// (decoded into `twin`), as the streaming decoder does (`DecodeBatch`).
+    /// Turns a decoded delta chunk `out` of `t` into its bytes (`TwinDelta.apply`).
     private func applyTwin(_ t: LatteTensor, chunk k: Int, to out: UnsafeMutableRawBufferPointer,
                            scratch: UnsafeMutableRawBufferPointer, twin: UnsafeMutableRawBufferPointer) throws {
         // A validated manifest resolves the twin's chunks; anything else is refused here.
-        guard k < t.twinChunks.count, t.twinChunks[k].raw == out.count else {
-            throw ChunkDecodeFailure("a twin delta without a twin chunk of \(out.count) bytes")
-        }
+        guard k < t.twinChunks.count else { throw ChunkDecodeFailure("a twin delta without a twin chunk") }
         let w = t.twinChunks[k]
         let stored = UnsafeRawBufferPointer(rebasing: file.bytes[w.offset ..< w.offset + w.length])
-        if w.codec == .raw {
-            TwinDelta.xor(UnsafeRawBufferPointer(out), stored, into: out)
-            return
-        }
-        let decoded = UnsafeMutableRawBufferPointer(rebasing: twin[0 ..< w.raw])
-        do { try ChunkCoder.decode(w, stored: stored, into: decoded, scratch: scratch) } catch {
-            throw ChunkDecodeFailure("the twin's chunk: \(error)")
-        }
-        TwinDelta.xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(decoded), into: out)
+        try TwinDelta.apply(w, stored: stored, to: out, twin: twin, scratch: scratch)
     }
 }
 

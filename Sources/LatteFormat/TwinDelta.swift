@@ -23,6 +23,26 @@ enum TwinDelta {
         for i in 8 * words ..< n { out[i] = a[i] ^ b[i] }
     }
 
+    /// Turns a decoded delta chunk `out` into its bytes: XORs in the twin's chunk `w` (stored
+    /// at `stored`), read in place when raw, else decoded into `twin` (with `scratch`, the
+    /// chunk decoder's). A damaged twin chunk surfaces here, as the replica's chunk; a wrong
+    /// twin byte, as the replica's checksum mismatch.
+    static func apply(_ w: ChunkEntry, stored: UnsafeRawBufferPointer, to out: UnsafeMutableRawBufferPointer,
+                      twin: UnsafeMutableRawBufferPointer?, scratch: UnsafeMutableRawBufferPointer) throws(ChunkDecodeFailure) {
+        guard w.raw == out.count, twin != nil || w.codec == .raw else {
+            throw ChunkDecodeFailure("the twin's chunk has \(w.raw) raw bytes for \(out.count)")
+        }
+        if w.codec == .raw {
+            xor(UnsafeRawBufferPointer(out), stored, into: out)
+            return
+        }
+        let decoded = UnsafeMutableRawBufferPointer(rebasing: twin![0 ..< w.raw])
+        do { try ChunkCoder.decode(w, stored: stored, into: decoded, scratch: scratch) } catch {
+            throw ChunkDecodeFailure("the twin's chunk: \(error)")
+        }
+        xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(decoded), into: out)
+    }
+
     /// Encodes a chunk both plainly and as its XOR with the twin's chunk, and keeps the
     /// smaller (the delta only when strictly smaller: never larger than plain coding, and a
     /// delta is never a raw chunk, whose bytes a reader would use from the map).
