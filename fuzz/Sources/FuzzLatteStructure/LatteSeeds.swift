@@ -112,28 +112,3 @@ func readFile(_ path: String) -> [UInt8]? {
         out += buffer[0 ..< n]
     }
 }
-
-/// Removes a folder and the files in it (one level: the harness makes no deeper trees).
-func removeTree(_ dir: String) {
-    if let d = opendir(dir) {
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { unlink(dir + "/" + name) }
-        }
-        closedir(d)
-    }
-    rmdir(dir)
-}
-
-/// The names in a folder, "." and ".." left out.
-func listFolder(_ dir: String) -> [String] {
-    var out: [String] = []
-    if let d = opendir(dir) {
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { out.append(name) }
-        }
-        closedir(d)
-    }
-    return out.sorted()
-}

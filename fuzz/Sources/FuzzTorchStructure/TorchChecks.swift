@@ -33,15 +33,3 @@ enum TorchChecks {
         if !report.ok { finding("convert wrote a file that does not verify against its source: \(report.failures.prefix(3))") }
     }
 }
-
-func listFolder(_ dir: String) -> [String] {
-    var out: [String] = []
-    if let d = opendir(dir) {
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { out.append(name) }
-        }
-        closedir(d)
-    }
-    return out.sorted()
-}
