@@ -8,10 +8,8 @@ import LatteTestSupport
 @Suite struct CorruptionTests {
     /// A .latte of the synthetic checkpoint and its bytes.
     func make(_ dir: TempDir) throws -> (path: String, bytes: [UInt8], file: LatteFile) {
-        writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint())
-        let path = dir.file("m.latte")
-        try LatteWriter.write(try CheckpointReader.open(path: dir.file("model.safetensors")), plan: nil, to: path, options: testOptions())
-        return (path, readFile(path), try LatteFile(path: path))
+        let (_, file) = try syntheticLatte(dir)
+        return (file.path, readFile(file.path), file)
     }
 
     @Test func flippedManifestByte() throws {

@@ -11,10 +11,7 @@ import LatteTestSupport
     @Test(arguments: [1, 2, 8]) func givesTheBytesReadGives(threads: Int) throws {
         let dir = TempDir()
         defer { dir.cleanup() }
-        writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint())
-        let source = try CheckpointReader.open(path: dir.file("model.safetensors"))
-        try LatteWriter.write(source, plan: nil, to: dir.file("m.latte"), options: testOptions(chunkSize: 4096))
-        let file = try LatteFile(path: dir.file("m.latte"))
+        let (_, file) = try syntheticLatte(dir, options: testOptions(chunkSize: 4096))
         let buffers = file.tensors.map { UnsafeMutableRawBufferPointer.allocate(byteCount: $0.nbytes, alignment: 64) }
         defer { for b in buffers { b.deallocate() } }
         try file.decode(file.tensors, into: buffers, threads: threads)

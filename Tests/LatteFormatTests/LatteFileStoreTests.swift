@@ -11,10 +11,7 @@ import LatteTestSupport
     @Test func bytesAreTheSourceCheckpoints() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
-        writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint())
-        let source = try CheckpointReader.open(path: dir.file("model.safetensors"))
-        try LatteWriter.write(source, plan: nil, to: dir.file("m.latte"), options: testOptions(chunkSize: 4096))
-        let file = try LatteFile(path: dir.file("m.latte"))
+        let (source, file) = try syntheticLatte(dir, options: testOptions(chunkSize: 4096))
         #expect(file.tensors.map(\.name) == source.tensors.map(\.name))
         var kinds = Set<Bool>()
         for e in source.tensors {

@@ -8,10 +8,7 @@ import LatteReaders
 @Suite struct ProgressReportingTests {
     /// A converted synthetic checkpoint: several chunks per tensor, one empty tensor.
     func converted(_ dir: TempDir) throws -> (latte: LatteFile, source: Checkpoint, bytes: Int) {
-        writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint())
-        let source = try CheckpointReader.open(path: dir.file("model.safetensors"))
-        try LatteWriter.write(source, plan: nil, to: dir.file("m.latte"), options: testOptions())
-        let latte = try LatteFile(path: dir.file("m.latte"))
+        let (source, latte) = try syntheticLatte(dir)
         return (latte, source, source.tensors.reduce(0) { $0 + $1.byteCount })
     }
 

@@ -67,6 +67,15 @@ func multiChunkLatte(_ dir: TempDir, chunks: Int, chunkSize: Int = 4096, dtype: 
     return (path, readFile(path), file)
 }
 
+/// `syntheticCheckpoint()` written as `model.safetensors` in `dir` and converted with
+/// `options` to `m.latte`: the source checkpoint and the file read back.
+func syntheticLatte(_ dir: TempDir, options: LatteWriteOptions = testOptions()) throws -> (source: Checkpoint, file: LatteFile) {
+    writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint())
+    let source = try CheckpointReader.open(path: dir.file("model.safetensors"))
+    try LatteWriter.write(source, plan: nil, to: dir.file("m.latte"), options: options)
+    return (source, try LatteFile(path: dir.file("m.latte")))
+}
+
 /// A `.latte` file of `syntheticCheckpoint()` with a small `run.json` embedded, as `m.latte`
 /// in `dir`: its path and bytes.
 func latteWithEmbeddedRunJSON(_ dir: TempDir) throws -> (path: String, bytes: [UInt8]) {
