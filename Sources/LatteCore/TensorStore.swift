@@ -51,6 +51,15 @@ public protocol TensorStore: AnyObject {
 
     /// Bytes `streamGroupSection(group)` holds at its peak, for memory estimates.
     func groupStreamBytes(_ group: Int) -> Int?
+
+    /// `streamGroupSection` for any of the store's tensors: `sink(index in tensors, byte
+    /// offset in the tensor, bytes)`, on decoding threads, in no set order, before checksums
+    /// are known; returns once every checksum is verified. False when the store has no such
+    /// path (nothing read then): its tensors are read with `bytes(of:)`.
+    func stream(tensors: [Tensor], sink: @escaping @Sendable (Int, Int, UnsafeRawBufferPointer) throws -> Void) throws -> Bool
+
+    /// Bytes `stream(tensors:)` of these tensors holds at its peak, for memory estimates.
+    func streamBytes(_ tensors: [Tensor]) -> Int?
 }
 
 extension TensorStore {
@@ -65,6 +74,12 @@ extension TensorStore {
     }
 
     public func groupStreamBytes(_ group: Int) -> Int? { 0 }
+
+    public func stream(tensors: [Tensor], sink: @escaping @Sendable (Int, Int, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        false
+    }
+
+    public func streamBytes(_ tensors: [Tensor]) -> Int? { 0 }
 }
 
 /// A tensor's contiguous bytes: a slice of a store's bytes (whose owner is kept alive here)

@@ -64,14 +64,21 @@ extension LatteFile: TensorStore {
     public func streamGroupSection(_ group: Int, sink: @escaping @Sendable (String, Int, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
         guard let section = groupSections[group] else { return false }
         let members = manifest.tensors.filter { $0.section == section }
+        let names = members.map(\.name)
+        return try stream(tensors: members) { i, offset, bytes in try sink(names[i], offset, bytes) }
+    }
+
+    /// `stream` over `tensors`, `sink` getting each chunk with its tensor's index and its
+    /// offset in that tensor.
+    public func stream(tensors: [LatteTensor], sink: @escaping @Sendable (Int, Int, UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
         var starts: [Int] = []
         var at = 0
-        for t in members {
+        for t in tensors {
             starts.append(at)
-            at += t.nbytes   // a validated manifest's sizes sum within the file's size
+            at += t.nbytes   // a validated manifest's sizes sum within the file's size (a tensor is listed once)
         }
-        let names = members.map(\.name), begins = starts
-        try stream(members, sink: { offset, bytes in
+        let begins = starts
+        try stream(tensors, sink: { offset, bytes in
             // The last tensor starting at or before `offset` holds the chunk (a tensor after
             // it starts past its bytes, so cannot be an empty one in between).
             var lo = 0, hi = begins.count - 1
@@ -79,23 +86,29 @@ extension LatteFile: TensorStore {
                 let mid = (lo + hi + 1) / 2
                 if begins[mid] <= offset { lo = mid } else { hi = mid - 1 }
             }
-            try sink(names[lo], offset - begins[lo], bytes)
+            try sink(lo, offset - begins[lo], bytes)
         }, body: { _, _ in })
         return true
     }
 
-    /// `stream`'s buffers for the section (`DecodePlan`'s bound): two batch slabs and one
-    /// chunk of scratch per thread, from the section's chunk sizes (a validated manifest's
-    /// chunks are at most 64 MiB, so none of these products comes near overflow).
+    /// `stream`'s buffers for the section (`DecodePlan`'s bound).
     public func groupStreamBytes(_ group: Int) -> Int? {
         guard let section = groupSections[group] else { return 0 }
-        let chunks = manifest.tensors.lazy.filter { $0.section == section }.flatMap(\.chunks)
+        return streamBytes(manifest.tensors.filter { $0.section == section })
+    }
+
+    /// `stream`'s buffers for `tensors` (`DecodePlan`'s bound): two batch slabs and one chunk
+    /// of scratch per thread (two with twin deltas), from the chunk sizes (a validated
+    /// manifest's chunks are at most 64 MiB, so none of these products comes near overflow).
+    public func streamBytes(_ tensors: [LatteTensor]) -> Int? {
+        let chunks = tensors.lazy.flatMap(\.chunks)
         let maxRaw = chunks.map(\.raw).max() ?? 0
         guard maxRaw > 0 else { return 0 }
-        let threads = max(1, min(threads, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / maxRaw))
+        let deltas = chunks.contains(where: \.xorTwin)
+        let threads = max(1, min(threads, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / (maxRaw * (deltas ? 2 : 1))))
         let aligned = chunks.reduce(0) { $0 + ($1.raw + 63) / 64 * 64 }
         let perChunk = (maxRaw + 63) / 64 * 64
         let slab = max(perChunk, min(LatteLayout.decodeBatchBytes, 4 * threads * perChunk, aligned))
-        return 2 * slab + threads * maxRaw
+        return 2 * slab + threads * maxRaw * (deltas ? 2 : 1)
     }
 }

@@ -35,9 +35,19 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
 
     public func storedBytes(_ name: String) -> Int? { store.tensor(named: name)?.byteCount }
 
+    /// A compressed tensor is streamed (its stream's buffers), or decoded whole into a copy
+    /// when its chunks do not hold whole elements: the larger of the two.
     public func readScratchBytes(_ name: String) -> Int? {
         guard let t = store.tensor(named: name) else { return 0 }
-        return store.copiedBytes(of: t)
+        guard let copy = store.copiedBytes(of: t), copy != 0 else { return store.copiedBytes(of: t) }
+        return store.streamBytes([t]).map { max($0, copy) }
+    }
+
+    public func readScratchBytes(_ names: [String]) -> Int? {
+        let tensors = names.compactMap { store.tensor(named: $0) }.filter { store.copiedBytes(of: $0) != 0 }
+        let each = names.map { readScratchBytes($0) }
+        guard !each.contains(where: { $0 == nil }) else { return nil }
+        return store.streamBytes(tensors).map { max($0, each.map { $0! }.max() ?? 0) }
     }
 
     public func preparedBytes(group: Int) -> Int? { store.groupStreamBytes(group) }
@@ -50,14 +60,26 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
         var rest = reads
         if let g = preparedGroup {
             preparedGroup = nil
-            rest = try stream(group: g, reads)
+            rest = try stream(reads) { sink in try store.streamGroupSection(g) { name, offset, bytes in try sink(name, offset, bytes) } }
+        }
+        // Compressed tensors outside a group (a context layer): streamed together, each chunk
+        // widened straight into its buffer, rather than decoded whole into a copy first.
+        let compressed = rest.filter { r in store.tensor(named: r.name).map { store.copiedBytes(of: $0) != 0 } ?? false }
+        if !compressed.isEmpty {
+            let tensors = try compressed.map { try weight($0.name) }
+            let names = tensors.map(\.name)
+            let left = try stream(compressed) { sink in try store.stream(tensors: tensors) { i, offset, bytes in try sink(names[i], offset, bytes) } }
+            let done = Set(compressed.map(\.name)).subtracting(left.map(\.name))
+            rest = rest.filter { !done.contains($0.name) }
         }
         for r in rest { try read(r.name, into: r.destination) }
     }
 
-    /// Streams group `g`'s section into the destinations of `reads`; returns the reads it
-    /// did not fill completely (all of them when the store cannot stream the group).
-    private func stream(group g: Int, _ reads: [WeightRead]) throws -> [WeightRead] {
+    /// Streams the tensors of `reads` through `run` (which calls the store's stream with the
+    /// sink it is given) into their destinations; returns the reads it did not fill
+    /// completely (all of them when the store cannot stream them).
+    private func stream(_ reads: [WeightRead],
+                        _ run: (@escaping @Sendable (String, Int, UnsafeRawBufferPointer) throws -> Void) throws -> Bool) throws -> [WeightRead] {
         var byName: [String: StreamTargets.Target] = [:]
         for r in reads {
             let t = try weight(r.name)
@@ -69,7 +91,7 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
         }
         let targets = StreamTargets(byName)
         let written = HeapMutex([String: Int]())
-        let streamed = try store.streamGroupSection(g) { name, offset, bytes in
+        let streamed = try run { name, offset, bytes in
             let n = try targets.write(name, offset, bytes)
             if n > 0 { written.withLock { $0[name, default: 0] += n } }
         }
@@ -113,12 +135,22 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
             throw RuntimeError.wrongByteCount(tensor: name, expected: destination.count * 4, found: rows.count * rowLength * 4)
         }
         guard rowLength > 0, !rows.isEmpty, let base = destination.baseAddress else { return }
+        for r in rows where r < 0 || r >= first {
+            throw RuntimeError.badInput(tensor: name, reason: "row \(r) outside 0 ..< \(first)")
+        }
+        // A compressed tensor is streamed, each chunk's rows widened into place, instead of
+        // decoded whole into a copy (the token embedding: hundreds of MB for a few rows).
+        if store.copiedBytes(of: t) != 0 {
+            let targets = RowTargets(name, rows: rows, rowLength: rowLength, dtype: t.dtype, width: width, destination: base)
+            if try store.stream(tensors: [t], sink: { _, offset, bytes in try targets.write(offset, bytes) }), targets.complete {
+                return
+            }
+        }
         try bytes(of: t).withUnsafeBytes { raw in
             guard raw.count == t.elementCount * width else {
                 throw RuntimeError.wrongByteCount(tensor: name, expected: t.elementCount * width, found: raw.count)
             }
             for (i, r) in rows.enumerated() {
-                guard r >= 0 && r < first else { throw RuntimeError.badInput(tensor: name, reason: "row \(r) outside 0 ..< \(first)") }
                 let slice = UnsafeRawBufferPointer(rebasing: raw[r * rowLength * width ..< (r + 1) * rowLength * width])
                 try FloatDecoding.decode(slice, dtype: t.dtype, count: rowLength, into: base + i * rowLength, tensor: name)
             }

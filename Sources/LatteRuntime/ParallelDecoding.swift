@@ -81,3 +81,52 @@ final class StreamTargets: @unchecked Sendable {
         return bytes.count
     }
 }
+
+/// Where the rows of a streamed tensor go (`readRows`): row `rows[i]` to element
+/// `i × rowLength` of the destination. A row may be asked for more than once.
+///
+/// Unchecked Sendable: immutable after init but for `misaligned`, behind its lock; decoding
+/// threads write disjoint ranges (a chunk's part of a row, for each place that row goes),
+/// which the caller reads only after the stream returned.
+final class RowTargets: @unchecked Sendable {
+    private let places: [Int: [Int]]
+    private let tensor: String
+    private let rowLength: Int
+    private let dtype: DType
+    private let width: Int
+    private let destination: UnsafeMutablePointer<Float>
+    private let misaligned = HeapMutex(false)
+
+    init(_ tensor: String, rows: [Int], rowLength: Int, dtype: DType, width: Int, destination: UnsafeMutablePointer<Float>) {
+        self.tensor = tensor
+        var places: [Int: [Int]] = [:]
+        for (i, r) in rows.enumerated() { places[r, default: []].append(i) }
+        self.places = places
+        self.rowLength = rowLength
+        self.dtype = dtype
+        self.width = width
+        self.destination = destination
+    }
+
+    /// Whether every chunk held whole elements (else the rows are read from a whole copy).
+    var complete: Bool { !misaligned.withLock { $0 } }
+
+    /// Widens the parts of asked-for rows that chunk `bytes` (at byte `offset`) holds.
+    func write(_ offset: Int, _ bytes: UnsafeRawBufferPointer) throws {
+        let rowBytes = rowLength * width
+        guard !bytes.isEmpty else { return }
+        guard offset % width == 0, bytes.count % width == 0 else {
+            misaligned.withLock { $0 = true }
+            return
+        }
+        for r in offset / rowBytes ... (offset + bytes.count - 1) / rowBytes {
+            guard let at = places[r] else { continue }
+            let lo = max(offset, r * rowBytes), hi = min(offset + bytes.count, (r + 1) * rowBytes)
+            let part = UnsafeRawBufferPointer(rebasing: bytes[lo - offset ..< hi - offset])
+            for i in at {
+                try FloatDecoding.decode(part, dtype: dtype, count: (hi - lo) / width,
+                                         into: destination + i * rowLength + (lo - r * rowBytes) / width, tensor: tensor)
+            }
+        }
+    }
+}

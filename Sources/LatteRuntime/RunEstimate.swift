@@ -193,8 +193,9 @@ private struct RunShape {
     func prefillPhase(contextStates: Int?) -> [(String, Int?)] {
         let fp = model.footprint
         let prefillWorkspace = maxT > 0 ? bufferBytes(PrefillWorkspace.sizes(rows: maxT, d, block: model.scoreBlock)) : 0
-        let prefillNames = [Names.embed] + (0 ..< d.layers).flatMap { Names.contextLayer($0, d).map(\.0) }
-        let prefillScratch = largest(prefillNames.map { model.source.readScratchBytes($0) })
+        // The embedding's rows, then one read per context layer (all its tensors together).
+        let prefillScratch = largest([model.source.readScratchBytes(Names.embed)]
+                                     + (0 ..< d.layers).map { model.source.readScratchBytes(Names.contextLayer($0, d).map(\.0)) })
         return [
             ("shared weights", fp.sharedBytes), ("a context layer", maxT > 0 ? fp.layerBytes : 0),
             ("context states", contextStates), ("prefill workspace", prefillWorkspace), ("RoPE table", ropeBytes),

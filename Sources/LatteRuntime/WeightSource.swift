@@ -38,6 +38,9 @@ public protocol WeightSource: AnyObject {
     /// decoded or gathered copy), for the memory estimate; 0 when it reads in place.
     func readScratchBytes(_ name: String) -> Int?
 
+    /// Bytes one `read` of the tensors `names` together holds beyond the callers' buffers.
+    func readScratchBytes(_ names: [String]) -> Int?
+
     /// Bytes `prepare(group:)` keeps until the next `prepare` (a decoded copy of the
     /// group), for the memory estimate.
     func preparedBytes(group: Int) -> Int?
@@ -71,6 +74,12 @@ extension WeightSource {
     }
 
     public func readScratchBytes(_ name: String) -> Int? { 0 }
+
+    /// The largest single tensor's: a source reading one tensor after another.
+    public func readScratchBytes(_ names: [String]) -> Int? {
+        let each = names.map { readScratchBytes($0) }
+        return each.contains { $0 == nil } ? nil : each.map { $0! }.max() ?? 0
+    }
 
     public func preparedBytes(group: Int) -> Int? { 0 }
 

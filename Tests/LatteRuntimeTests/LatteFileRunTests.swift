@@ -10,7 +10,7 @@ import LatteReaders
 /// one expert group decompresses only the shared section and that group's section.
 @Suite struct LatteFileRunTests {
     /// Converts fixture `name` into a temporary `.latte` laid out by the mapper's plan.
-    func convert(_ name: String) throws -> (LatteFile, URL) {
+    func convert(_ name: String, chunkSize: Int = LatteLayout.defaultChunkSize) throws -> (LatteFile, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("latte-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let source = "\(Fixtures.models)/\(name)"
@@ -18,8 +18,40 @@ import LatteReaders
         let path = dir.appendingPathComponent("\(name).latte").path
         var options = LatteWriteOptions()
         options.configPath = mapped.configPath
+        options.chunkSize = chunkSize
         _ = try LatteWriter.write(mapped.checkpoint, plan: mapped.plan.sectionPlan, to: path, options: options)
         return (try LatteFile(path: path), dir)
+    }
+
+    /// Context layers read in one batch and embedding rows (the prefill's reads) are streamed
+    /// chunk by chunk into their buffers: 520-byte chunks cut the 64-element BF16 rows and
+    /// the weights anywhere, and the floats are still those of the source checkpoint.
+    @Test func streamedContextReadsAndRowsAreTheSources() throws {
+        let (file, dir) = try convert("tiny-bf16", chunkSize: 520)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(file.tensors.contains { $0.chunks.count > 3 })
+        let latte = DecodingWeightSource(file)
+        let source = DecodingWeightSource(try CheckpointReader.open(path: "\(Fixtures.models)/tiny-bf16"))
+        let config = try ModelConfig.load(path: "\(Fixtures.models)/tiny-bf16/config.json")
+        let names = Names.contextLayer(1, Dims(config)).map(\.0)
+        let counts = names.map { latte.shape($0).flatMap { elementCount(of: $0) } ?? 0 }
+        #expect(!counts.contains(0))
+        let buffers = counts.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0) }
+        defer { for b in buffers { b.deallocate() } }
+        for b in buffers { b.initialize(repeating: .nan) }
+        try latte.read(zip(names, buffers).map { WeightRead(name: $0, destination: $1) })
+        for (name, got) in zip(names, buffers) { #expect(Array(got) == (try source.float32(name)), "\(name)") }
+        let embed = Names.embed
+        let shape = try #require(latte.shape(embed))
+        let width = shape[1], rows = [5, 0, 5, shape[0] - 1, 2]
+        var out = [Float](repeating: .nan, count: rows.count * width)
+        try out.withUnsafeMutableBufferPointer { try latte.readRows(embed, rows: rows, into: $0) }
+        let all = try source.float32(embed)
+        #expect(out == rows.flatMap { all[$0 * width ..< ($0 + 1) * width] })
+        // The estimate covers the stream's buffers and a whole copy (a chunk cut inside an element).
+        let estimate = try #require(latte.readScratchBytes(names))
+        #expect(estimate >= (try #require(file.streamBytes(names.map { file.tensor(named: $0)! }))))
+        #expect(estimate >= names.compactMap { file.tensor(named: $0)?.nbytes }.max()!)
     }
 
     @Test func oneGroupsStepsDecompressOnlyThatGroup() throws {
