@@ -129,7 +129,28 @@ def bench_zipnn(out, source, nbytes, reps):
     print(f"zipnn ({dtype}, {THREADS} threads): {len(packed) / len(data):.3f} of the file, decompress {zt:.3f}s "
           f"({len(data) / zt / 1e9:.2f} GB/s, round trip {'exact' if exact else 'NOT exact'}); latte.load_file {lt:.3f}s "
           f"({nbytes / lt / 1e9:.2f} GB/s): latte {zt / lt * nbytes / len(data):.2f}x zipnn's throughput")
+    ndata = len(data)
     del data, packed
+    ft, lt = abba(lambda: fresh_fill(nbytes), lambda: latte.load_file(out, threads=THREADS), reps)
+    print(f"floor: writing {nbytes / 1e9:.2f} GB into fresh memory ({THREADS} threads) {ft:.3f}s ({nbytes / ft / 1e9:.2f} GB/s), "
+          f"which any decoder's output costs here; per byte, latte.load_file takes {lt / ft:.2f}x that, "
+          f"zipnn {zt / ndata / (ft / nbytes):.2f}x")
+
+
+def fresh_fill(n):
+    """Writes n bytes into newly allocated memory on THREADS threads (ctypes.memset releases
+    the GIL): the page faults and zeroing every loader's output pays on first touch."""
+    import ctypes
+    import threading
+    import numpy as np
+    buf = np.empty(n, dtype=np.uint8)
+    base, per = buf.ctypes.data, (n + THREADS - 1) // THREADS
+    ts = [threading.Thread(target=ctypes.memset, args=(base + i * per, 1, max(0, min(per, n - i * per)))) for i in range(THREADS)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return buf
 
 
 def bench_groups(out, reps):

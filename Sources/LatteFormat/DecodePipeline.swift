@@ -30,6 +30,9 @@ struct DecodeJob {
     var at: Int
     /// Where its raw bytes go in the batch's slab.
     var slabOffset: Int
+    /// For a replica's chunk paired with its twin's (`DecodePlan`, `pairTwins`): where the
+    /// twin's chunk, the job just before this one, is decoded in the same slab.
+    var twinSlabOffset: Int? = nil
 }
 
 /// How a `stream` call's chunks are cut into batches, and the buffers that takes.
@@ -47,38 +50,95 @@ struct DecodePlan {
     /// (at least one chunk each). `requested` threads are capped at the online cores and at
     /// `LatteLayout.decodeScratchBytes / maxRaw`, so buffers stay within
     /// 2 × decodeBatchBytes + decodeScratchBytes whatever the caller asks for.
-    init(_ tensors: [LatteTensor], requestedThreads requested: Int) {
+    ///
+    /// `pairTwins`: a replica with delta chunks whose twin is streamed too has its chunks
+    /// placed right after its twin's, chunk by chunk, in the same batch (one decode of the
+    /// twin's chunk then serves both); the tensors' chunks then interleave.
+    init(_ tensors: [LatteTensor], requestedThreads requested: Int, pairTwins: Bool = false) {
         // Validated manifests: raw ≤ maxChunkSize (64 MiB), so none of the sums below comes near overflow.
         maxRaw = tensors.lazy.flatMap(\.chunks).map(\.raw).max() ?? 0
-        // A twin delta decodes the twin's chunk into a second scratch buffer per thread.
-        hasDeltas = tensors.contains { $0.chunks.contains(where: \.xorTwin) }
+        let replicaOf = pairTwins ? Self.pairs(tensors) : [:]
+        let paired = Set(replicaOf.values)
+        // A twin delta decodes the twin's chunk into a second scratch buffer per thread,
+        // unless that twin's chunk is decoded beside it.
+        hasDeltas = tensors.indices.contains { i in !paired.contains(i) && tensors[i].chunks.contains(where: \.xorTwin) }
         let perThread = max(maxRaw, 1) * (hasDeltas ? 2 : 1)
         threads = max(1, min(requested, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / perThread))
-        let perBatch = threads * 4
-        batches = [[]]
-        var batchBytes = 0
-        var chunks = 0
-        var at = 0
-        slabBytes = 0
-        for (ti, t) in tensors.enumerated() {
-            if t.chunks.isEmpty {
-                batches[batches.count - 1].append(DecodeJob(tensor: ti, chunk: -1, isLast: true, at: at, slabOffset: 0))
-            }
+        var starts: [Int] = []
+        var total = 0
+        for t in tensors {
+            starts.append(total)
+            total += t.nbytes
+        }
+        var cutter = BatchCutter(perBatch: threads * 4)
+        for (ti, t) in tensors.enumerated() where !paired.contains(ti) {
+            if t.chunks.isEmpty { cutter.addEmpty(tensor: ti, at: starts[ti]) }
+            var offset = 0
             for (k, c) in t.chunks.enumerated() {
-                // 64-byte aligned slices, as the format aligns raw chunks.
-                let slice = (c.raw + 63) / 64 * 64
-                if chunks > 0 && (chunks >= perBatch || batchBytes + slice > LatteLayout.decodeBatchBytes) {
-                    batches.append([])
-                    batchBytes = 0
-                    chunks = 0
+                let twin = DecodeJob(tensor: ti, chunk: k, isLast: k == t.chunks.count - 1, at: starts[ti] + offset, slabOffset: 0)
+                if let r = replicaOf[ti] {
+                    let replica = DecodeJob(tensor: r, chunk: k, isLast: twin.isLast, at: starts[r] + offset, slabOffset: 0)
+                    cutter.add([(twin, c.raw), (replica, c.raw)])
+                } else {
+                    cutter.add([(twin, c.raw)])
                 }
-                batches[batches.count - 1].append(DecodeJob(tensor: ti, chunk: k, isLast: k == t.chunks.count - 1, at: at, slabOffset: batchBytes))
-                batchBytes += slice
-                chunks += 1
-                slabBytes = max(slabBytes, batchBytes)
-                at += c.raw
+                offset += c.raw
             }
         }
+        batches = cutter.batches
+        slabBytes = cutter.slabBytes
+    }
+
+    /// Twin index -> replica index, for replicas with delta chunks whose twin is among
+    /// `tensors` with the same chunk sizes.
+    static func pairs(_ tensors: [LatteTensor]) -> [Int: Int] {
+        var index: [String: Int] = [:]
+        for (i, t) in tensors.enumerated() { index[t.name] = i }
+        var out: [Int: Int] = [:]
+        for (i, t) in tensors.enumerated() where t.chunks.contains(where: \.xorTwin) {
+            guard let name = t.twin, let w = index[name], w != i, out[w] == nil,
+                  tensors[w].chunks.map(\.raw) == t.chunks.map(\.raw) else { continue }
+            out[w] = i
+        }
+        return out
+    }
+}
+
+/// Cuts jobs into batches (at most `perBatch` chunks and `LatteLayout.decodeBatchBytes`
+/// each, at least one unit), giving each chunk its 64-byte aligned slice of the slab. A unit
+/// (a twin's chunk and its replica's) is never split across batches.
+struct BatchCutter {
+    let perBatch: Int
+    var batches: [[DecodeJob]] = [[]]
+    var slabBytes = 0
+    private var batchBytes = 0
+    private var chunks = 0
+
+    init(perBatch: Int) { self.perBatch = perBatch }
+
+    mutating func addEmpty(tensor: Int, at: Int) {
+        batches[batches.count - 1].append(DecodeJob(tensor: tensor, chunk: -1, isLast: true, at: at, slabOffset: 0))
+    }
+
+    mutating func add(_ unit: [(job: DecodeJob, raw: Int)]) {
+        let slices = unit.map { ($0.raw + 63) / 64 * 64 }
+        let bytes = slices.reduce(0, +)
+        if chunks > 0 && (chunks + unit.count > perBatch || batchBytes + bytes > LatteLayout.decodeBatchBytes) {
+            batches.append([])
+            batchBytes = 0
+            chunks = 0
+        }
+        var first: Int?
+        for (u, slice) in zip(unit, slices) {
+            var job = u.job
+            job.slabOffset = batchBytes
+            if first != nil { job.twinSlabOffset = first }
+            first = first ?? batchBytes
+            batches[batches.count - 1].append(job)
+            batchBytes += slice
+            chunks += 1
+        }
+        slabBytes = max(slabBytes, batchBytes)
     }
 }
 
@@ -141,9 +201,19 @@ final class DecodeBatch: Sendable {
     private let group = DispatchGroup()
     /// The stored byte ranges the batch reads, merged where they touch.
     private let storedRanges: [Range<Int>]
+    /// Job ranges one worker does in order: single jobs, and twin-replica pairs.
+    private let units: [Range<Int>]
 
     init(jobs: [DecodeJob], slab: AlignedBuffer, source: DecodeSource) {
         self.jobs = jobs
+        var units: [Range<Int>] = []
+        var i = 0
+        while i < jobs.count {
+            let pair = i + 1 < jobs.count && jobs[i + 1].twinSlabOffset != nil
+            units.append(i ..< i + (pair ? 2 : 1))
+            i += pair ? 2 : 1
+        }
+        self.units = units
         self.slab = slab
         self.source = source
         outcomes = DecodeOutcomes(count: jobs.count)
@@ -157,9 +227,8 @@ final class DecodeBatch: Sendable {
     /// page fault per 4 KiB) and starts the workers.
     func start() {
         for r in storedRanges { source.file.advise(r.lowerBound, r.count, .populate) }
-        let decodable = jobs.lazy.filter { $0.chunk >= 0 }.count
-        guard decodable > 0 else { return }
-        let n = max(1, min(source.scratch.count, decodable))
+        guard jobs.contains(where: { $0.chunk >= 0 }) else { return }
+        let n = max(1, min(source.scratch.count, units.count))
         DispatchQueue.global().async(group: group) { [self] in
             DispatchQueue.concurrentPerform(iterations: n) { t in self.work(thread: t, of: n) }
         }
@@ -187,35 +256,47 @@ final class DecodeBatch: Sendable {
                             scratch: source.scratch[t].bytes)
     }
 
-    /// Worker `t` of `n`: jobs t, t + n, … (static striding: chunks are nearly equal in size).
+    /// Worker `t` of `n`: units t, t + n, … (static striding: chunks are nearly equal in
+    /// size). A unit is one job, or a twin's chunk and its replica's, done in that order.
     private func work(thread t: Int, of n: Int) {
-        var i = t
-        while i < jobs.count {
-            defer { i += n }
-            let j = jobs[i]
-            guard j.chunk >= 0 else { continue }
-            let tensor = source.tensors[j.tensor]
-            let c = tensor.chunks[j.chunk]
-            let out = UnsafeMutableRawBufferPointer(rebasing: slab.bytes[j.slabOffset ..< j.slabOffset + c.raw])
-            do {
-                try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: source.file.bytes[c.offset ..< c.offset + c.length]),
-                                      into: out, scratch: source.scratch[t].bytes)
-                if c.xorTwin {
-                    // Validated manifests resolve a twin of as many chunks; anything else is refused here.
-                    guard j.chunk < tensor.twinChunks.count else { throw ChunkDecodeFailure("a twin delta without a twin chunk") }
-                    try applyTwin(tensor.twinChunks[j.chunk], to: out, thread: t)
+        for u in stride(from: t, to: units.count, by: n) {
+            for i in units[u] where jobs[i].chunk >= 0 {
+                if jobs[i].twinSlabOffset != nil, case .failed(let e) = outcomes[i - 1] {
+                    outcomes.set(i, .failed(e))   // its twin's chunk (the job before) did not decode
+                    continue
                 }
-            } catch {
-                let e = LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: j.chunk, reason: String(describing: error))
-                outcomes.set(i, .failed(LocatedError(path: source.path, e)))
-                continue
+                decode(i, thread: t)
             }
-            do {
-                try source.sink?(j.at, UnsafeRawBufferPointer(out))
-                outcomes.set(i, .decoded)
-            } catch {
-                outcomes.set(i, .failed(error))
+        }
+    }
+
+    /// Decodes job `i` into its slice of the slab and hands it to the sink.
+    private func decode(_ i: Int, thread t: Int) {
+        let j = jobs[i]
+        let tensor = source.tensors[j.tensor]
+        let c = tensor.chunks[j.chunk]
+        let out = UnsafeMutableRawBufferPointer(rebasing: slab.bytes[j.slabOffset ..< j.slabOffset + c.raw])
+        do {
+            try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: source.file.bytes[c.offset ..< c.offset + c.length]),
+                                  into: out, scratch: source.scratch[t].bytes)
+            if c.xorTwin, let at = j.twinSlabOffset {
+                // The twin's chunk was decoded just before, by this thread, into the slab.
+                TwinDelta.xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(rebasing: slab.bytes[at ..< at + c.raw]), into: out)
+            } else if c.xorTwin {
+                // Validated manifests resolve a twin of as many chunks; anything else is refused here.
+                guard j.chunk < tensor.twinChunks.count else { throw ChunkDecodeFailure("a twin delta without a twin chunk") }
+                try applyTwin(tensor.twinChunks[j.chunk], to: out, thread: t)
             }
+        } catch {
+            let e = LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: j.chunk, reason: String(describing: error))
+            outcomes.set(i, .failed(LocatedError(path: source.path, e)))
+            return
+        }
+        do {
+            try source.sink?(j.at, UnsafeRawBufferPointer(out))
+            outcomes.set(i, .decoded)
+        } catch {
+            outcomes.set(i, .failed(error))
         }
     }
 

@@ -17,32 +17,22 @@ extension LatteFile {
                      "one buffer of exactly nbytes per tensor")
         // A delta chunk reads its twin's chunk, which may sit in another section (`shared`).
         for s in Set(tensors.map(\.section) + tensors.compactMap(\.twinSection)) { mark(s) }
-        var jobs: [(tensor: Int, chunk: Int, at: Int)] = []
-        for (ti, t) in tensors.enumerated() {
-            var at = 0
-            for (k, c) in t.chunks.enumerated() {
-                jobs.append((ti, k, at))
-                at += c.raw
-            }
-        }
+        let jobs = InPlaceJob.plan(tensors)
         let maxRaw = jobs.lazy.map { tensors[$0.tensor].chunks[$0.chunk].raw }.max() ?? 0
-        // Scratch per thread: one chunk, and a second for a twin's chunk when there are deltas.
-        let perThread = tensors.contains { $0.chunks.contains(where: \.xorTwin) } ? 2 * max(maxRaw, 1) : max(maxRaw, 1)
+        // Scratch per thread: one chunk, and a second for a twin's chunk when a delta's twin
+        // is not among the tensors read (else the twin's decoded chunk is used in place).
+        let unpaired = jobs.contains { j in j.replica == nil && tensors[j.tensor].chunks[j.chunk].xorTwin }
+        let perThread = unpaired ? 2 * max(maxRaw, 1) : max(maxRaw, 1)
         let n = max(1, min(threads, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / perThread, jobs.count))
         let work = InPlaceWork(jobs.count)
         try work.run(threads: n) { job, scratch in
             let j = jobs[job]
-            let t = tensors[j.tensor], c = t.chunks[j.chunk]
-            file.advise(c.offset, c.length, .populate)
-            defer { file.advise(c.offset, c.length, .drop) }
-            let out = UnsafeMutableRawBufferPointer(rebasing: buffers[j.tensor][j.at ..< j.at + c.raw])
-            do {
-                try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]),
-                                      into: out, scratch: scratch(0, maxRaw))
-                if c.xorTwin { try applyTwin(t, chunk: j.chunk, to: out, scratch: scratch(0, maxRaw), twin: scratch(1, maxRaw)) }
-            } catch {
-                throw LocatedError(path: path, LatteFileError.chunkCorrupt(tensor: t.name, chunk: j.chunk, reason: String(describing: error)))
-            }
+            try decodeChunk(tensors, j.tensor, chunk: j.chunk, at: j.at, into: buffers, scratch: scratch, maxRaw: maxRaw)
+            guard let r = j.replica else { return }
+            // The replica's chunk right after its twin's, by the same thread: a delta is XORed
+            // with the twin's chunk just written (still in cache), not decoded a second time.
+            let twin = UnsafeRawBufferPointer(rebasing: buffers[j.tensor][j.at ..< j.at + tensors[j.tensor].chunks[j.chunk].raw])
+            try decodeChunk(tensors, r, chunk: j.chunk, at: j.at, into: buffers, scratch: scratch, maxRaw: maxRaw, twin: twin)
         }
         // Checksums in parallel over tensors: each covers a whole tensor, so one is one job.
         try InPlaceWork(tensors.count).run(threads: min(n, max(tensors.count, 1))) { i, _ in
@@ -54,6 +44,31 @@ extension LatteFile {
         }
     }
 
+    /// Decodes chunk `k` of `tensors[i]` (raw bytes from `at` on) into its buffer; a delta
+    /// chunk is XORed with `twin` (its twin's chunk, decoded) when given, else with its twin's
+    /// chunk decoded into the second scratch buffer.
+    private func decodeChunk(_ tensors: [LatteTensor], _ i: Int, chunk k: Int, at: Int, into buffers: [UnsafeMutableRawBufferPointer],
+                             scratch: (_ index: Int, _ size: Int) -> UnsafeMutableRawBufferPointer, maxRaw: Int,
+                             twin: UnsafeRawBufferPointer? = nil) throws {
+        let t = tensors[i], c = t.chunks[k]
+        file.advise(c.offset, c.length, .populate)
+        defer { file.advise(c.offset, c.length, .drop) }
+        let out = UnsafeMutableRawBufferPointer(rebasing: buffers[i][at ..< at + c.raw])
+        do {
+            try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]),
+                                  into: out, scratch: scratch(0, maxRaw))
+            guard c.xorTwin else { return }
+            if let twin {
+                guard twin.count == out.count else { throw ChunkDecodeFailure("the twin's chunk has \(twin.count) raw bytes for \(out.count)") }
+                TwinDelta.xor(UnsafeRawBufferPointer(out), twin, into: out)
+            } else {
+                try applyTwin(t, chunk: k, to: out, scratch: scratch(0, maxRaw), twin: scratch(1, maxRaw))
+            }
+        } catch {
+            throw LocatedError(path: path, LatteFileError.chunkCorrupt(tensor: t.name, chunk: k, reason: String(describing: error)))
+        }
+    }
+
     /// Turns a decoded delta chunk `out` of `t` into its bytes (`TwinDelta.apply`).
     private func applyTwin(_ t: LatteTensor, chunk k: Int, to out: UnsafeMutableRawBufferPointer,
                            scratch: UnsafeMutableRawBufferPointer, twin: UnsafeMutableRawBufferPointer) throws {
@@ -62,6 +77,40 @@ extension LatteFile {
         let w = t.twinChunks[k]
         let stored = UnsafeRawBufferPointer(rebasing: file.bytes[w.offset ..< w.offset + w.length])
         try TwinDelta.apply(w, stored: stored, to: out, twin: twin, scratch: scratch)
+    }
+}
+
+/// One unit of `decode(_:into:threads:)`: chunk `chunk` of tensor `tensor`, whose raw bytes
+/// start at `at` in it, and, when `replica` is set, the same chunk of that replica tensor,
+/// whose twin this tensor is (both read: the pair shares one decode of the twin's chunk).
+struct InPlaceJob {
+    var tensor: Int
+    var chunk: Int
+    var at: Int
+    var replica: Int?
+
+    /// Every chunk of `tensors` once. A replica with delta chunks whose twin is read too has
+    /// its chunks paired with the twin's (same dtype and shape, so the same chunk sizes, which
+    /// is checked here too: chunks that differ are left unpaired).
+    static func plan(_ tensors: [LatteTensor]) -> [InPlaceJob] {
+        var index: [String: Int] = [:]
+        for (i, t) in tensors.enumerated() { index[t.name] = i }
+        var replicaOf: [Int: Int] = [:]
+        for (i, t) in tensors.enumerated() where t.chunks.contains(where: \.xorTwin) {
+            guard let name = t.twin, let w = index[name], w != i, replicaOf[w] == nil,
+                  tensors[w].chunks.map(\.raw) == t.chunks.map(\.raw) else { continue }
+            replicaOf[w] = i
+        }
+        let paired = Set(replicaOf.values)
+        var jobs: [InPlaceJob] = []
+        for (i, t) in tensors.enumerated() where !paired.contains(i) {
+            var at = 0
+            for (k, c) in t.chunks.enumerated() {
+                jobs.append(InPlaceJob(tensor: i, chunk: k, at: at, replica: replicaOf[i]))
+                at += c.raw
+            }
+        }
+        return jobs
     }
 }
 

@@ -146,9 +146,14 @@ public final class LatteFile: Sendable {
     /// chunk's offset in the concatenation of `tensors`' bytes, before any checksum is known:
     /// a caller writing a file discards it when this throws. No call of `sink` is still
     /// running, or starts, once `stream` has returned or thrown.
-    public func stream(_ tensors: [LatteTensor], sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)? = nil,
+    ///
+    /// `pairTwins`: a replica whose twin is streamed too gets its chunks right after the
+    /// twin's, chunk by chunk, so each delta is XORed with the twin's chunk just decoded
+    /// instead of decoding it again; `body` then sees the two tensors' chunks interleaved
+    /// (each tensor's still in order, its checksum verified before its last chunk is seen).
+    public func stream(_ tensors: [LatteTensor], pairTwins: Bool = false, sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)? = nil,
                        body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
-        let plan = DecodePlan(tensors, requestedThreads: threads)
+        let plan = DecodePlan(tensors, requestedThreads: threads, pairTwins: pairTwins)
         let source = DecodeSource(file: file, path: path, tensors: tensors, plan: plan, sink: sink)
         // A twin delta reads its twin's chunks: the twin's section (the shared one) counts too.
         for s in Set(tensors.map(\.section) + tensors.compactMap(\.twinSection)) { mark(s) }
@@ -162,7 +167,8 @@ public final class LatteFile: Sendable {
             return batch
         }
 
-        var hash = XXH64()
+        // One running hash per tensor being read (two at once while a twin and its replica interleave).
+        var hashes: [Int: XXH64] = [:]
         var inflight: DecodeBatch? = start(0)
         // Every exit (a corrupt chunk, a checksum, `body` or `sink` throwing) waits for the
         // batch still decoding: its workers may be writing through `sink` into a file the
@@ -187,11 +193,10 @@ public final class LatteFile: Sendable {
                 case .pending: preconditionFailure("a decoded batch has a chunk no worker took")
                 case .decoded:
                     let bytes = batch.bytes(i)
-                    hash.update(bytes)
-                    if j.isLast { try verify(t, hash) }
+                    hashes[j.tensor, default: XXH64()].update(bytes)
+                    if j.isLast { try verify(t, hashes.removeValue(forKey: j.tensor)!) }
                     try body(t, bytes)
                 }
-                if j.isLast { hash = XXH64() }
             }
             }
         }

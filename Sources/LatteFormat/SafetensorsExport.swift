@@ -24,7 +24,7 @@ public enum SafetensorsExport {
             let total = layout.dataSize
             var done = 0
             try output.fillRegion(count: total) { region in
-                try latte.stream(latte.manifest.tensors, sink: { at, bytes in try region.write(bytes, at: at) }) { _, chunk in
+                try latte.stream(latte.manifest.tensors, pairTwins: true, sink: { at, bytes in try region.write(bytes, at: at) }) { _, chunk in
                     done += chunk.count
                     progress?(done, total)
                 }

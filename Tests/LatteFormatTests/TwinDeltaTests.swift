@@ -75,6 +75,32 @@ import LatteTestSupport
         }
     }
 
+    /// Read together, a twin and its replica share one decode of each twin chunk (paired jobs
+    /// in `stream(pairTwins:)`, which export uses, and in `decode(into:)`): in every order,
+    /// with one thread or two, the bytes are the source's.
+    @Test func pairedReadsGiveTheBytes() async {
+        await propertyCheck(count: 40, input: Gen.int(in: 0 ..< Self.floats.count), Gen.int(in: 1 ... 900), Gen.int(in: 0 ... 8), Gen.uint64()) { d, n, flips, seed in
+            let dtype = Self.floats[d]
+            let (twin, replica) = Self.pair(dtype, count: n * 8, flips: UInt64(flips), seed: seed)
+            let dir = TempDir()
+            defer { dir.cleanup() }
+            let f = try Self.write(dir, dtype, count: n * 8, twin: twin, replica: replica, deltas: true)
+            let want = ["model.layers.0.w": twin, "gen.layers.0.w": replica]
+            var got: [String: [UInt8]] = [:]
+            try f.stream(f.tensors, pairTwins: true) { t, chunk in got[t.name, default: []] += chunk }
+            #expect(got == want, "\(dtype.name) \(n * 8) flips \(flips)")
+            for (order, threads) in [(f.tensors, 1), (f.tensors.reversed(), 2)] {
+                let buffers = order.map { UnsafeMutableRawBufferPointer.allocate(byteCount: $0.nbytes, alignment: 64) }
+                defer { for b in buffers { b.deallocate() } }
+                try f.decode(Array(order), into: buffers, threads: threads)
+                for (t, b) in zip(order, buffers) { #expect(Array(UnsafeRawBufferPointer(b)) == want[t.name], "\(t.name)") }
+            }
+            try SafetensorsExport.export(f, to: dir.file("back.safetensors"))
+            let back = try SafetensorsReader.open(path: dir.file("back.safetensors"))
+            for t in back.tensors { #expect(try back.bytes(of: t).withUnsafeBytes { Array($0) } == want[t.name], "\(t.name)") }
+        }
+    }
+
     /// A replica in an expert group reads with its group and the shared section only.
     @Test func aGroupReadsWithTheSharedSectionOnly() throws {
         let dir = TempDir()
@@ -134,5 +160,13 @@ import LatteTestSupport
         writeFile(f.path, bytes)
         let message = errorText { _ = try LatteFile(path: f.path).read(named: "gen.layers.0.w") }
         #expect(message.contains("tensor 'gen.layers.0.w'"), "\(message)")
+        // Read together, the pair decodes the twin's chunk once: the twin's read fails first.
+        let both = try LatteFile(path: f.path)
+        let paired = errorText { try both.stream(both.tensors, pairTwins: true) { _, _ in } }
+        #expect(paired.contains("tensor 'model.layers.0.w': "), "\(paired)")
+        let buffers = both.tensors.map { UnsafeMutableRawBufferPointer.allocate(byteCount: $0.nbytes, alignment: 64) }
+        defer { for b in buffers { b.deallocate() } }
+        let inPlace = errorText { try both.decode(both.tensors, into: buffers, threads: 2) }
+        #expect(inPlace.contains("tensor 'model.layers.0.w'") || inPlace.contains("tensor 'gen.layers.0.w'"), "\(inPlace)")
     }
 }

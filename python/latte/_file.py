@@ -147,6 +147,13 @@ class safe_open:
     def _read(self, indices):
         """Tensors `indices` decoded together, in one call, into arrays allocated here."""
         h = self._open_handle()
+        # The manifest's sizes are bounded by the bytes stored (at most 2^15 raw bytes per
+        # stored byte), so a small valid file can still ask for many GB: refused before any
+        # allocation when the arrays would not fit in the memory available now.
+        need, avail = sum(self._infos[i]["nbytes"] for i in indices), _available_memory()
+        if avail is not None and need > avail:
+            raise LatteError(f"{self._path}: these tensors need {_size(need)} of memory, more than the "
+                             f"{_size(avail)} available: read fewer at a time (get_group, get_tensor)")
         out, keep = {}, []
         buffers = (c_void_p * max(len(indices), 1))()
         sizes = (c_int64 * max(len(indices), 1))()
@@ -168,6 +175,26 @@ class safe_open:
         import torch
         arr = torch.empty(t["shape"], dtype=_dtypes.torch_dtype(t["dtype"], t["name"]))
         return arr, arr.data_ptr()
+
+
+def _size(n):
+    """n bytes in the largest binary unit under which it is at least 1 (as the CLI prints sizes)."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _available_memory():
+    """MemAvailable from /proc/meminfo, in bytes; None where the kernel does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def load_file(filename, framework="pt", device="cpu", threads=0):

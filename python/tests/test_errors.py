@@ -62,3 +62,17 @@ def test_closed_file_raises(converted):
     f.close()
     with pytest.raises(latte.LatteError, match="closed"):
         f.get_tensor(name)
+
+
+def test_more_than_the_available_memory_is_refused_before_allocating(tmp_path, monkeypatch):
+    """A valid file may still describe more bytes than fit (2^15 raw bytes per stored byte):
+    the read is refused, naming the file and both sizes, before any array is made."""
+    path = tmp_path / "zeros.latte"
+    latte.save_file({"z": np.zeros(1 << 20, dtype=np.float32)}, path)
+    assert path.stat().st_size < 64 << 10
+    import latte._file as impl
+    monkeypatch.setattr(impl, "_available_memory", lambda: 1 << 20)
+    with pytest.raises(latte.LatteError, match=r"zeros\.latte: these tensors need 4\.0 MiB of memory, more than the 1\.0 MiB available"):
+        latte.load_file(path, framework="np")
+    monkeypatch.setattr(impl, "_available_memory", lambda: 8 << 20)
+    assert latte.load_file(path, framework="np")["z"].nbytes == 4 << 20
