@@ -90,7 +90,8 @@ struct DecodePlan {
     }
 
     /// Twin index -> replica index, for replicas with delta chunks whose twin is among
-    /// `tensors` with the same chunk sizes.
+    /// `tensors` (same dtype and shape, so the same chunk sizes, which is checked here too:
+    /// a pair whose chunks differ is left unpaired, each delta then decoding its twin's chunk).
     static func pairs(_ tensors: [LatteTensor]) -> [Int: Int] {
         var index: [String: Int] = [:]
         for (i, t) in tensors.enumerated() { index[t.name] = i }

@@ -90,17 +90,9 @@ struct InPlaceJob {
     var replica: Int?
 
     /// Every chunk of `tensors` once. A replica with delta chunks whose twin is read too has
-    /// its chunks paired with the twin's (same dtype and shape, so the same chunk sizes, which
-    /// is checked here too: chunks that differ are left unpaired).
+    /// its chunks paired with the twin's (`DecodePlan.pairs`).
     static func plan(_ tensors: [LatteTensor]) -> [InPlaceJob] {
-        var index: [String: Int] = [:]
-        for (i, t) in tensors.enumerated() { index[t.name] = i }
-        var replicaOf: [Int: Int] = [:]
-        for (i, t) in tensors.enumerated() where t.chunks.contains(where: \.xorTwin) {
-            guard let name = t.twin, let w = index[name], w != i, replicaOf[w] == nil,
-                  tensors[w].chunks.map(\.raw) == t.chunks.map(\.raw) else { continue }
-            replicaOf[w] = i
-        }
+        let replicaOf = DecodePlan.pairs(tensors)
         let paired = Set(replicaOf.values)
         var jobs: [InPlaceJob] = []
         for (i, t) in tensors.enumerated() where !paired.contains(i) {
