@@ -25,7 +25,7 @@ V = 1024, a 4x16x16 latent in 2x2 patches (64 image tokens), prompts of 16 token
   once (the context model is frozen).
 
 Writes OUT/bf16/{config.json, model.safetensors} (the checkpoint after --steps steps, BF16)
-with a reference for `latte convert --reference` (inputs.safetensors, run.json: 4 sampling
+with a reference for `latte verify --reference` (inputs.safetensors, run.json: 4 sampling
 steps and a velocity per group, expected.safetensors: the reference's outputs on the stored
 weights), OUT/f32/ (the same in float32), OUT/steps/step-NNNN.safetensors (BF16 snapshots at the
 --snapshots steps, for the per-step table; bench/trained.sh deletes them once measured), and
@@ -185,6 +185,8 @@ def main():
     a = ap.parse_args()
     if a.steps < 0 or a.batch < 1 or not math.isfinite(a.lr) or a.lr <= 0:
         ap.error("--steps must be >= 0, --batch >= 1, --lr > 0")
+    if not all(s.strip().isdigit() for s in a.snapshots.split(",") if s):
+        ap.error("--snapshots must be step numbers separated by commas")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     weights, log = train(a)
