@@ -33,7 +33,7 @@ if [ ! -f "$OUT/train.json" ]; then
   [ -x "$TORCH_PY" ] || { echo "trained.sh: no torch at $TORCH_PY (set TORCH_PY) and no $OUT/train.json: skipped"; exit 0; }
   rm -rf "$OUT"
   echo "training: bench/train_small.py --out $OUT (a few minutes on one core)"
-  "$TORCH_PY" bench/train_small.py --out "$OUT" --lr "$LR" --threads 1 | grep -v '^step '
+  "$TORCH_PY" bench/train_small.py --out "$OUT" --lr "$LR" --threads 1 | sed '/^step /d'
 fi
 # What the measurements write in $OUT, removed on any exit.
 trap 'rm -f "$OUT"/{d,p,b,s-d,s-p}.latte "$OUT"/{back,x}.safetensors "$OUT"/z{3,19}.zst "$OUT"/base-*.safetensors "$OUT/steps.txt.tmp"' EXIT
@@ -85,7 +85,7 @@ base_referenced() {
 
 # One row: the whole file with and without deltas, zstd -3 / -19, the replica ratios, the drift.
 row() {
-  local kind=$1 dir="$OUT/$1" src="$OUT/$1/model.safetensors" d p
+  local kind=$1 dir="$OUT/$1" src="$OUT/$1/model.safetensors" d dt p
   convert "$dir" "$OUT/d.latte"
   convert "$dir" "$OUT/p.latte" --no-twin-delta
   for f in d p; do
