@@ -17,6 +17,11 @@ extension LatteFile {
                      "one buffer of exactly nbytes per tensor")
         // A delta chunk reads its twin's chunk, which may sit in another section (`shared`).
         for s in Set(tensors.map(\.section) + tensors.compactMap(\.twinSection)) { mark(s) }
+        // Tensors stored in the base are copied from it (checked), twins in the base read in place.
+        for (t, out) in zip(tensors, buffers) where t.base != nil {
+            try baseBytes(t.base!, for: t.name).withUnsafeBytes { out.copyMemory(from: $0) }
+        }
+        let twins = try twinsInBase(tensors)
         var jobs: [(tensor: Int, chunk: Int, at: Int)] = []
         for (ti, t) in tensors.enumerated() {
             var at = 0
@@ -39,7 +44,9 @@ extension LatteFile {
             do {
                 try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]),
                                       into: out, scratch: scratch(0, maxRaw))
-                if c.xorTwin { try applyTwin(t, chunk: j.chunk, to: out, scratch: scratch(0, maxRaw), twin: scratch(1, maxRaw)) }
+                if c.xorTwin, let twin = twins[j.tensor] {
+                    try TwinDelta.applyBase(twin, at: j.chunk * t.chunks[0].raw, to: out)
+                } else if c.xorTwin { try applyTwin(t, chunk: j.chunk, to: out, scratch: scratch(0, maxRaw), twin: scratch(1, maxRaw)) }
             } catch {
                 throw LocatedError(path: path, LatteFileError.chunkCorrupt(tensor: t.name, chunk: j.chunk, reason: String(describing: error)))
             }

@@ -13,6 +13,12 @@ public final class LatteFile: Sendable {
     public var size: Int { file.size }
     // Internal, not private: `decode(_:into:threads:)` (LatteFile+DecodeInto.swift) reads it.
     let file: MappedFile
+    /// The checkpoint the file's base references resolve against (FORMAT.md, "Base
+    /// references"); nil when none was given.
+    public let base: Checkpoint?
+    /// Names of base tensors whose XXH64 was found equal to their references (each is
+    /// hashed once per opened file, not at every read).
+    let checkedBase = HeapMutex(Set<String>())
     private let index: [String: Int]
     /// What changes after opening, behind the lock: reads may run on several threads.
     private let state = HeapMutex(MutableState())
@@ -29,16 +35,18 @@ public final class LatteFile: Sendable {
         set { state.withLock { $0.threads = newValue } }
     }
 
-    /// Opens and validates `path`. Errors are `LocatedError`s naming the file.
-    public convenience init(path: String) throws {
-        try self.init(file: MappedFile(path: path))
+    /// Opens and validates `path`; `base` resolves its base references, if it has any.
+    /// Errors are `LocatedError`s naming the file.
+    public convenience init(path: String, base: Checkpoint? = nil) throws {
+        try self.init(file: MappedFile(path: path), base: base)
     }
 
     /// Validates a mapped file (mapped once, by format detection). Errors are
     /// `LocatedError`s naming the file.
-    public init(file: MappedFile) throws {
+    public init(file: MappedFile, base: Checkpoint? = nil) throws {
         path = file.path
         self.file = file
+        self.base = base
         do { manifest = try LatteFile.readManifest(file.bytes) } catch { throw LocatedError(path: path, error) }
         var index = [String: Int](minimumCapacity: manifest.tensors.count)
         for (i, t) in manifest.tensors.enumerated() { index[t.name] = i }
@@ -146,10 +154,21 @@ public final class LatteFile: Sendable {
     /// chunk's offset in the concatenation of `tensors`' bytes, before any checksum is known:
     /// a caller writing a file discards it when this throws. No call of `sink` is still
     /// running, or starts, once `stream` has returned or thrown.
+    ///
+    /// A tensor stored in the base is read from the base in place (its hash checked first)
+    /// and handed to `sink` and `body` in pieces of at most `chunk_size` bytes.
     public func stream(_ tensors: [LatteTensor], sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)? = nil,
                        body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
+        guard tensors.contains(where: { $0.base != nil }) else { return try streamStored(tensors, sink: sink, body: body) }
+        try streamWithReferences(tensors, sink: sink, body: body)
+    }
+
+    /// `stream` of tensors all stored in this file (deltas may read twins in the base).
+    func streamStored(_ tensors: [LatteTensor], sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)?,
+                      body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
         let plan = DecodePlan(tensors, requestedThreads: threads)
-        let source = DecodeSource(file: file, path: path, tensors: tensors, plan: plan, sink: sink)
+        let twins = try twinsInBase(tensors)
+        let source = DecodeSource(file: file, path: path, tensors: tensors, plan: plan, sink: sink, twinBase: twins)
         // A twin delta reads its twin's chunks: the twin's section (the shared one) counts too.
         for s in Set(tensors.map(\.section) + tensors.compactMap(\.twinSection)) { mark(s) }
 
