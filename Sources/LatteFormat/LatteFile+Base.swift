@@ -1,4 +1,5 @@
 import LatteCore
+import LatteReaders
 import LatteSystem
 
 /// Why a tensor stored in the base could not be read.
@@ -24,6 +25,12 @@ public enum BaseReadError: Error, Equatable, CustomStringConvertible {
 }
 
 extension LatteFile {
+    /// Opens `path` with the base checkpoint at `basePath` (any checkpoint latte reads), or
+    /// without a base when nil (the C library's `latte_open_with_base`).
+    public convenience init(path: String, basePath: String?) throws {
+        try self.init(path: path, base: try basePath.map { try CheckpointReader.open(path: $0) })
+    }
+
     /// Whether some tensor is stored in the base.
     public var hasBaseReferences: Bool { manifest.base != nil && manifest.tensors.contains { $0.base != nil } }
 
