@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Base references (issue 13): a LaTtE-Flow model converted against a base holding its frozen
+# VLM (`model.*`, renamed the way transformers names Qwen2-VL's decoder: latte matches by
+# content), as a fraction of its safetensors size, beside the full .latte; export through the
+# base checked bit-exact (cmp). Models: the 2B-shape model (bench/work/k4, 6.3 GB BF16;
+# bench/runtime.sh makes it) and the drift files of bench/twin.sh (made here when missing,
+# numpy), whose replicas are also coded as twin deltas against the twins in the base.
+#   THREADS   threads (default 2);  DRIFTS   drift files (default "1e-4 1e-3 1e-2 1e-1", "" for none)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LATTE=${LATTE:-.build/release/latte}
+WORK=bench/work
+PY=${PY:-$WORK/venv/bin/python}
+THREADS=${THREADS:-2}
+DRIFTS=${DRIFTS-1e-4 1e-3 1e-2 1e-1}
+SRC="$WORK/k4/model.safetensors"
+[ -f "$SRC" ] || { echo "base.sh: $SRC missing (bench/runtime.sh makes it); skipped"; exit 0; }
+size() { stat -L -c %s "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+B="$WORK/base.safetensors" FULL="$WORK/base-full.latte" REF="$WORK/base-ref.latte" BACK="$WORK/base-back.safetensors"
+trap 'rm -f "$B" "$FULL" "$REF" "$BACK"' EXIT
+# One row: the model, its base's share, the full and the base-referenced file (fractions of
+# the safetensors size), convert and export times through the base.
+row() {
+  local name=$1 src=$2 t0 tc te
+  python3 bench/make_base.py "$src" "$B"
+  "$LATTE" convert "$src" -o "$FULL" --no-progress --threads "$THREADS" >/dev/null 2>&1
+  t0=$(now); "$LATTE" convert "$src" --base "$B" -o "$REF" --no-progress --threads "$THREADS" >/dev/null 2>&1; tc=$(since "$t0")
+  t0=$(now); "$LATTE" export "$REF" --base "$B" -o "$BACK" --no-progress --threads "$THREADS" >/dev/null; te=$(since "$t0")
+  cmp -s "$src" "$BACK" || { echo "error: export of $REF through the base differs from $src" >&2; exit 1; }
+  printf '%-10s %11d %6s | %6s %6s | %8s %8s\n' "$name" "$(size "$src")" "$(ratio "$(size "$B")" "$(size "$src")")" \
+    "$(ratio "$(size "$FULL")" "$(size "$src")")" "$(ratio "$(size "$REF")" "$(size "$src")")" "${tc}s" "${te}s"
+  rm -f "$FULL" "$BACK"
+}
+printf '%-10s %11s %6s | %6s %6s | %8s %8s\n' model bytes base full refd convert export
+row k4-2B "$SRC"
+for r in $DRIFTS; do
+  f="$WORK/drift-$r.safetensors"
+  [ -f "$f" ] || "$PY" bench/make_drift.py "$SRC" "$f" --drift "$r"
+  row "drift-$r" "$f"
+done
+echo "base: the base's share of the model; full: .latte without a base; refd: .latte against the base (all / safetensors)"
+echo "target: the base-referenced file of the 2B-shape model (k4-2B refd) <= 0.40"
