@@ -22,19 +22,22 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 B="$WORK/base.safetensors" FULL="$WORK/base-full.latte" REF="$WORK/base-ref.latte" BACK="$WORK/base-back.safetensors"
 trap 'rm -f "$B" "$FULL" "$REF" "$BACK"' EXIT
 # One row: the model, its base's share, the full and the base-referenced file (fractions of
-# the safetensors size), convert and export times through the base.
+# the safetensors size); convert and export times, without and with the base (one run each:
+# for scale, not a comparison; the sizes do not move).
 row() {
-  local name=$1 src=$2 t0 tc te
+  local name=$1 src=$2 t0 cf cr ef er
   python3 bench/make_base.py "$src" "$B"
-  "$LATTE" convert "$src" -o "$FULL" --no-progress --threads "$THREADS" >/dev/null 2>&1
-  t0=$(now); "$LATTE" convert "$src" --base "$B" -o "$REF" --no-progress --threads "$THREADS" >/dev/null 2>&1; tc=$(since "$t0")
-  t0=$(now); "$LATTE" export "$REF" --base "$B" -o "$BACK" --no-progress --threads "$THREADS" >/dev/null; te=$(since "$t0")
+  t0=$(now); "$LATTE" convert "$src" -o "$FULL" --no-progress --threads "$THREADS" >/dev/null 2>&1; cf=$(since "$t0")
+  t0=$(now); "$LATTE" convert "$src" --base "$B" -o "$REF" --no-progress --threads "$THREADS" >/dev/null 2>&1; cr=$(since "$t0")
+  t0=$(now); "$LATTE" export "$FULL" -o "$BACK" --no-progress --threads "$THREADS" >/dev/null; ef=$(since "$t0")
+  rm -f "$BACK"
+  t0=$(now); "$LATTE" export "$REF" --base "$B" -o "$BACK" --no-progress --threads "$THREADS" >/dev/null; er=$(since "$t0")
   cmp -s "$src" "$BACK" || { echo "error: export of $REF through the base differs from $src" >&2; exit 1; }
-  printf '%-10s %11d %6s | %6s %6s | %8s %8s\n' "$name" "$(size "$src")" "$(ratio "$(size "$B")" "$(size "$src")")" \
-    "$(ratio "$(size "$FULL")" "$(size "$src")")" "$(ratio "$(size "$REF")" "$(size "$src")")" "${tc}s" "${te}s"
+  printf '%-10s %11d %6s | %6s %6s | %7s %7s | %7s %7s\n' "$name" "$(size "$src")" "$(ratio "$(size "$B")" "$(size "$src")")" \
+    "$(ratio "$(size "$FULL")" "$(size "$src")")" "$(ratio "$(size "$REF")" "$(size "$src")")" "${cf}s" "${cr}s" "${ef}s" "${er}s"
   rm -f "$FULL" "$BACK"
 }
-printf '%-10s %11s %6s | %6s %6s | %8s %8s\n' model bytes base full refd convert export
+printf '%-10s %11s %6s | %6s %6s | %7s %7s | %7s %7s\n' model bytes base full refd conv conv-b exp exp-b
 row k4-2B "$SRC"
 for r in $DRIFTS; do
   f="$WORK/drift-$r.safetensors"
@@ -42,4 +45,5 @@ for r in $DRIFTS; do
   row "drift-$r" "$f"
 done
 echo "base: the base's share of the model; full: .latte without a base; refd: .latte against the base (all / safetensors)"
+echo "conv, exp: convert and export without a base; conv-b, exp-b: with it (seconds, one run each)"
 echo "target: the base-referenced file of the 2B-shape model (k4-2B refd) <= 0.40"

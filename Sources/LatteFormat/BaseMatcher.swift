@@ -1,3 +1,4 @@
+import Dispatch
 import LatteCore
 import LatteSystem
 
@@ -7,9 +8,10 @@ import LatteSystem
 /// and bytes (compared byte for byte once the hashes agree). Names play no part, so a
 /// source renamed by `--mapping` (or a base with other names) needs nothing extra.
 ///
-/// Memory: bytes are read `piece` bytes at a time (a slice of the map for dense tensors, a
-/// copy of that piece for strided views), and the pages read are released from the
-/// process after each tensor, so the resident set stays near one piece whatever the sizes.
+/// Memory: bytes are read `piece` bytes at a time per thread (a slice of the map for dense
+/// tensors, a copy of that piece for strided views), and the pages read are released from
+/// the process after each tensor, so the resident set stays near one piece per thread
+/// whatever the sizes.
 enum BaseMatcher {
     struct Key: Hashable {
         var dtype: DType
@@ -24,24 +26,38 @@ enum BaseMatcher {
 
     static let piece = 64 << 20
 
-    /// The references for `source`'s tensors (by index) found in `base`. Empty tensors are
-    /// never references (there is nothing to save).
-    static func match(_ source: Checkpoint, base: Checkpoint) throws -> [Int: BaseReference] {
-        let wanted = Set(source.tensors.filter { $0.byteCount > 0 && !$0.isMeta }.map { Shape(dtype: $0.dtype, shape: $0.shape) })
+    /// The references for `source`'s tensors (by index) found in `base`, hashing on
+    /// `threads` threads (a tensor per thread at a time). Empty tensors are never
+    /// references (there is nothing to save).
+    static func match(_ source: Checkpoint, base: Checkpoint, threads: Int) throws -> [Int: BaseReference] {
+        func shape(_ e: TensorEntry) -> Shape { Shape(dtype: e.dtype, shape: e.shape) }
+        let wanted = Set(source.tensors.filter { $0.byteCount > 0 && !$0.isMeta }.map(shape))
+        let inBase = base.tensors.indices.filter { !base.tensors[$0].isMeta && wanted.contains(shape(base.tensors[$0])) }
+        let baseHashes = try parallelMap(inBase.count, threads: threads) { try digest(base, base.tensors[inBase[$0]]) }
         var index: [Key: [Int]] = [:]
-        for (i, e) in base.tensors.enumerated() where !e.isMeta && wanted.contains(Shape(dtype: e.dtype, shape: e.shape)) {
-            let h = try digest(base, e, sha: false).xxh64
-            index[Key(dtype: e.dtype, shape: e.shape, hash: h), default: []].append(i)
+        for (k, i) in inBase.enumerated() {
+            let e = base.tensors[i]
+            index[Key(dtype: e.dtype, shape: e.shape, hash: baseHashes[k]), default: []].append(i)
         }
         let offered = Set(index.keys.map { Shape(dtype: $0.dtype, shape: $0.shape) })
-        var out: [Int: BaseReference] = [:]
-        for (i, e) in source.tensors.enumerated() where e.byteCount > 0 && !e.isMeta && offered.contains(Shape(dtype: e.dtype, shape: e.shape)) {
-            let h = try digest(source, e, sha: false).xxh64
-            for b in index[Key(dtype: e.dtype, shape: e.shape, hash: h)] ?? [] where try equal(source, e, base, base.tensors[b]) {
-                out[i] = BaseReference(name: base.tensors[b].name, checksum: h, sha256: try digest(source, e, sha: true).sha256)
-                break
-            }
+        let candidates = source.tensors.indices.filter {
+            let e = source.tensors[$0]
+            return e.byteCount > 0 && !e.isMeta && offered.contains(shape(e))
         }
+        // Per candidate: its hash, then (when a base tensor has the key) the bytes compared
+        // and the SHA-256 taken in the same pass.
+        let found = try parallelMap(candidates.count, threads: threads) { k -> BaseReference? in
+            let e = source.tensors[candidates[k]]
+            let h = try digest(source, e)
+            for b in index[Key(dtype: e.dtype, shape: e.shape, hash: h)] ?? [] {
+                if let sha = try sha256IfEqual(source, e, base, base.tensors[b]) {
+                    return BaseReference(name: base.tensors[b].name, checksum: h, sha256: sha)
+                }
+            }
+            return nil
+        }
+        var out: [Int: BaseReference] = [:]
+        for (k, i) in candidates.enumerated() { if let ref = found[k] { out[i] = ref } }
         return out
     }
 
@@ -54,40 +70,37 @@ enum BaseMatcher {
         }
     }
 
-    /// XXH64 (and SHA-256 when asked) of a tensor's bytes, read a piece at a time.
-    private static func digest(_ c: Checkpoint, _ e: TensorEntry, sha: Bool) throws -> (xxh64: UInt64, sha256: String) {
+    /// XXH64 of a tensor's bytes, read a piece at a time.
+    private static func digest(_ c: Checkpoint, _ e: TensorEntry) throws -> UInt64 {
         var x = XXH64()
-        var s = SHA256()
-        try pieces(c, e) { b in
-            x.update(b)
-            if sha { s.update(b) }
-        }
-        return (x.finalize(), sha ? s.hexDigest() : "")
-    }
-
-    /// Whether two tensors of the same byte count hold the same bytes.
-    private static func equal(_ a: Checkpoint, _ ea: TensorEntry, _ b: Checkpoint, _ eb: TensorEntry) throws -> Bool {
-        guard ea.byteCount == eb.byteCount else { return false }
-        var at = 0
-        while at < ea.byteCount {
-            let r = at ..< min(ea.byteCount, at + piece)
-            let same = try read(a, ea, r).withUnsafeBytes { x in try read(b, eb, r).withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, r.count) == 0 } }
-            guard same else { return false }
-            at = r.upperBound
-        }
-        release(a, ea)
-        release(b, eb)
-        return true
-    }
-
-    private static func pieces(_ c: Checkpoint, _ e: TensorEntry, _ body: (UnsafeRawBufferPointer) -> Void) throws {
         var at = 0
         while at < e.byteCount {
             let r = at ..< min(e.byteCount, at + piece)
-            try read(c, e, r).withUnsafeBytes(body)
+            try read(c, e, r).withUnsafeBytes { x.update($0) }
             at = r.upperBound
         }
         release(c, e)
+        return x.finalize()
+    }
+
+    /// The SHA-256 of `ea`'s bytes when `eb` holds the same bytes, else nil (one pass over both).
+    private static func sha256IfEqual(_ a: Checkpoint, _ ea: TensorEntry, _ b: Checkpoint, _ eb: TensorEntry) throws -> String? {
+        guard ea.byteCount == eb.byteCount else { return nil }
+        defer { release(a, ea); release(b, eb) }
+        var sha = SHA256()
+        var at = 0
+        while at < ea.byteCount {
+            let r = at ..< min(ea.byteCount, at + piece)
+            let same = try read(a, ea, r).withUnsafeBytes { x in
+                try read(b, eb, r).withUnsafeBytes { y in
+                    sha.update(x)
+                    return memcmp(x.baseAddress!, y.baseAddress!, r.count) == 0
+                }
+            }
+            guard same else { return nil }
+            at = r.upperBound
+        }
+        return sha.hexDigest()
     }
 
     private static func read(_ c: Checkpoint, _ e: TensorEntry, _ r: Range<Int>) throws -> TensorBytes {
@@ -98,4 +111,48 @@ enum BaseMatcher {
     private static func release(_ c: Checkpoint, _ e: TensorEntry) {
         if let f = c.files[e.file] as? MappedFile { f.advise(e.storageOffset, e.storageLength, .drop) }
     }
+
+    /// `body(i)` for i in 0 ..< n on up to `threads` threads, the results in order of i; the
+    /// first error (by i) is rethrown once every worker has stopped.
+    private static func parallelMap<T>(_ n: Int, threads: Int, _ body: (Int) throws -> T) throws -> [T] {
+        let results = ResultSlots<T>(n)
+        let next = HeapMutex(0)
+        withoutActuallyEscaping(body) { body in
+            // nonisolated(unsafe): the workers call `body` at once; it only reads the
+            // checkpoints (immutable) and their maps, and writes its own result slot.
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: max(1, min(threads, n))) { _ in
+                while true {
+                    let i = next.withLock { v -> Int in
+                        defer { v += 1 }
+                        return v
+                    }
+                    guard i < n else { return }
+                    results.set(i, Result { try body(i) })
+                }
+            }
+        }
+        return try (0 ..< n).map { try results.get($0) }
+    }
+}
+
+/// One result slot per job. Unchecked Sendable: each slot is written by exactly one worker
+/// and read only after `concurrentPerform` has returned, which orders the writes first.
+private final class ResultSlots<T>: @unchecked Sendable {
+    private let slots: UnsafeMutablePointer<Result<T, any Error>?>
+    private let count: Int
+
+    init(_ n: Int) {
+        count = n
+        slots = .allocate(capacity: max(n, 1))
+        slots.initialize(repeating: nil, count: n)
+    }
+
+    deinit {
+        slots.deinitialize(count: count)
+        slots.deallocate()
+    }
+
+    func set(_ i: Int, _ r: Result<T, any Error>) { slots[i] = r }
+    func get(_ i: Int) throws -> T { try slots[i]!.get() }
 }

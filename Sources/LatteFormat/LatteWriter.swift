@@ -83,7 +83,7 @@ public enum LatteWriter {
         try ReadBackRules.check(checkpoint, layout: layout, chunkSize: options.chunkSize)
         try OutputTarget.check(path, notOverwriting: checkpoint.files.map(\.path) + options.embeddedFiles.map(\.path)
                                + [options.configPath(for: checkpoint)].compactMap { $0 } + (options.base?.files.map(\.path) ?? []))
-        let references = try options.base.map { try BaseMatcher.match(checkpoint, base: $0) } ?? [:]
+        let references = try options.base.map { try BaseMatcher.match(checkpoint, base: $0, threads: options.threads) } ?? [:]
         let output = try AtomicOutput(path: path)
         do {
             let job = Job(checkpoint: checkpoint, plan: plan, layout: layout, options: options, output: output)
