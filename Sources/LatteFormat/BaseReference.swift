@@ -2,7 +2,7 @@ import LatteCore
 
 /// A tensor stored in the base checkpoint (FORMAT.md, "Base references"): the base's name
 /// for it and the hashes of its bytes, which a reader checks against the base it is given.
-public struct BaseReference: Sendable, Equatable {
+public struct BaseReference: Sendable, Hashable {
     /// The tensor's name in the base (a `--mapping` may have renamed the source's).
     public var name: String
     /// XXH64 (seed 0) of the raw bytes: the tensor's own `xxh64`.

@@ -56,12 +56,12 @@ extension LatteFile {
         }
         let bytes: TensorBytes
         do { bytes = try base.bytes(of: e) } catch { throw LocatedError(path: base.files[e.file].path, error) }
-        guard !checkedBase.withLock({ $0.contains(ref.name) }) else { return bytes }
+        guard !checkedBase.withLock({ $0.contains(ref) }) else { return bytes }
         let found = bytes.withUnsafeBytes { XXH64.hash($0) }
         guard found == ref.checksum else {
             throw fail(.baseTensorDiffers(tensor: name, baseName: ref.name, expected: ref.checksum, found: found))
         }
-        checkedBase.withLock { _ = $0.insert(ref.name) }
+        checkedBase.withLock { _ = $0.insert(ref) }
         return bytes
     }
 

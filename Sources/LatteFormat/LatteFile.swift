@@ -16,9 +16,10 @@ public final class LatteFile: Sendable {
     /// The checkpoint the file's base references resolve against (FORMAT.md, "Base
     /// references"); nil when none was given.
     public let base: Checkpoint?
-    /// Names of base tensors whose XXH64 was found equal to their references (each is
-    /// hashed once per opened file, not at every read).
-    let checkedBase = HeapMutex(Set<String>())
+    /// References whose base tensor was found to hash to their XXH64 (each is hashed once
+    /// per opened file, not at every read). Keyed by the whole reference: two references to
+    /// one base tensor with different hashes are checked each.
+    let checkedBase = HeapMutex(Set<BaseReference>())
     private let index: [String: Int]
     /// What changes after opening, behind the lock: reads may run on several threads.
     private let state = HeapMutex(MutableState())

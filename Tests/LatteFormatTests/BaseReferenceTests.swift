@@ -167,6 +167,23 @@ import LatteTestSupport
                 == ["\(dir.file("e.latte")): tensor 'b' is stored in the base as 'b', and the base's differs: sha256 expected \(wrong), found \(sha)"])
     }
 
+    /// Two references to one base tensor with different hashes: each is checked, whatever
+    /// was read before (the reader's record of checked base tensors is per reference).
+    @Test func everyReferenceIsCheckedOnItsOwn() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let a = Self.tensor("a", .bf16, 30, seed: 1), other = Self.tensor("other", .bf16, 30, seed: 2)
+        let (_, b, out, _) = try Self.convert(dir, source: [a, other], base: [a])
+        let bytes = try editedManifest(readFile(out), path: dir.file("e.latte")) { m in
+            m.tensors[1].chunks = []
+            m.tensors[1].base = BaseReference(name: "a", checksum: m.tensors[1].checksum, sha256: m.tensors[0].base!.sha256)
+        }
+        writeFile(dir.file("e.latte"), bytes)
+        let file = try LatteFile(path: dir.file("e.latte"), base: try CheckpointReader.open(path: b))
+        #expect(try file.read(named: "a") == a.bytes)
+        #expect(errorText { _ = try file.read(named: "other") }.contains("tensor 'other' is stored in the base as 'a', and the base's differs"))
+    }
+
     /// Every damaged reference entry is refused when the file is opened, naming the tensor.
     @Test func damagedReferenceEntriesAreRefused() throws {
         let dir = TempDir()
