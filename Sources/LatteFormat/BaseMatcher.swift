@@ -56,8 +56,11 @@ enum BaseMatcher {
             }
             return nil
         }
+        // One reference per base tensor (the reader's rule): a second source tensor with the
+        // same bytes (tied weights stored twice) is stored in the file.
         var out: [Int: BaseReference] = [:]
-        for (k, i) in candidates.enumerated() { if let ref = found[k] { out[i] = ref } }
+        var used = Set<String>()
+        for (k, i) in candidates.enumerated() { if let ref = found[k], used.insert(ref.name).inserted { out[i] = ref } }
         return out
     }
 

@@ -101,13 +101,24 @@ extension ManifestParser {
 }
 
 /// The manifest's reference rules, once every tensor is parsed: a file with references
-/// records its base and requires `base-ref` (so that no reader takes it for a whole model).
+/// records its base and requires `base-ref` (so that no reader takes it for a whole model),
+/// and no two references name one base tensor. With the twin rules (a twin is the twin of
+/// one tensor), reading a whole file reads each base tensor at most twice: its work is
+/// bounded by its own size (section 2's ratio bound) plus twice the base's, however many
+/// references a hostile manifest lists.
 enum BaseRules {
     static func check(_ tensors: [LatteTensor], files: [BaseFile]?, required: [String]) throws(LatteFileError) {
         guard let t = tensors.first(where: { $0.base != nil }) else { return }
         guard files != nil else { throw .tensorEntryInvalid(tensor: t.name, reason: "it is stored in the base, and the manifest records no \"base\"") }
         guard required.contains(BaseFormat.feature) else {
             throw .tensorEntryInvalid(tensor: t.name, reason: "it is stored in the base, and features.required lacks '\(BaseFormat.feature)'")
+        }
+        var named = Set<String>()
+        for t in tensors {
+            guard let ref = t.base else { continue }
+            guard named.insert(ref.name).inserted else {
+                throw .tensorEntryInvalid(tensor: t.name, reason: "its base tensor '\(ref.name)' is the reference of another tensor too")
+            }
         }
     }
 }
