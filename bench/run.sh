@@ -12,6 +12,6 @@ fi
 PY=bench/work/venv/bin/python
 echo "== inspect: latte vs safetensors.safe_open"
 $PY bench/inspect_bench.py "$LATTE"
-for extra in bench/format.sh bench/rans.sh bench/runtime.sh bench/twin.sh bench/python.sh bench/trained.sh; do
+for extra in bench/format.sh bench/rans.sh bench/runtime.sh bench/twin.sh bench/base.sh bench/python.sh bench/trained.sh; do
   if [ -f "$extra" ]; then echo "== $extra"; LATTE="$LATTE" bash "$extra"; fi
 done

@@ -36,6 +36,10 @@ const char *latte_version(void);
 const char *latte_last_error(void);
 
 int latte_open(const char *path, latte_file **out);
+/* As latte_open, with the base checkpoint (any checkpoint latte reads: safetensors, a sharded
+   folder, a PyTorch file) the file's base references resolve against; base_path NULL: none.
+   Reading a tensor stored in the base without one fails naming the base needed. (ABI 1: added.) */
+int latte_open_with_base(const char *path, const char *base_path, latte_file **out);
 void latte_close(latte_file *f);
 
 /* -1 for a null handle. */

@@ -27,6 +27,19 @@ public func latte_open(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointe
     }
 }
 
+/// Opens `path` with the base checkpoint at `basePath` (NULL: none, as `latte_open`): the
+/// tensors stored in the base are read from it, their XXH64 checked.
+@_cdecl("latte_open_with_base")
+public func latte_open_with_base(_ path: UnsafePointer<CChar>?, _ basePath: UnsafePointer<CChar>?,
+                                 _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded(openFailure) {
+        guard let path, let out else { throw ABIError.argument("null argument to latte_open_with_base") }
+        out.pointee = nil
+        let h = FileHandle(try LatteFile(path: String(cString: path), basePath: basePath.map { String(cString: $0) }))
+        out.pointee = OpaquePointer(Unmanaged.passRetained(h).toOpaque())
+    }
+}
+
 /// Releases the handle (NULL: nothing). No call on it may be running or start afterwards.
 @_cdecl("latte_close")
 public func latte_close(_ f: OpaquePointer?) {

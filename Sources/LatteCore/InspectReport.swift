@@ -10,8 +10,15 @@ public struct InspectReport: Sendable {
         public var storedBytes: Int?
         public var group: Int?
         public var role: String?
+        /// `.latte` files: the base tensor's name when the tensor is stored in the base.
+        public var base: String?
+        /// `.latte` files: how many of the tensor's chunks are twin deltas.
+        public var deltaChunks: Int?
 
-        public init(name: String, dtype: DType, shape: [Int], nbytes: Int, storedBytes: Int? = nil, group: Int? = nil, role: String? = nil) {
+        public init(name: String, dtype: DType, shape: [Int], nbytes: Int, storedBytes: Int? = nil, group: Int? = nil, role: String? = nil,
+                    base: String? = nil, deltaChunks: Int? = nil) {
+            self.base = base
+            self.deltaChunks = deltaChunks
             self.name = name
             self.dtype = dtype
             self.shape = shape
@@ -66,6 +73,8 @@ public struct InspectReport: Sendable {
                 if let s = t.storedBytes { m.append(("stored_bytes", .int(Int64(s)))) }
                 if let g = t.group { m.append(("group", .int(Int64(g)))) }
                 if let r = t.role { m.append(("role", .string(r))) }
+                if let b = t.base { m.append(("base", .string(b))) }
+                if let d = t.deltaChunks { m.append(("delta_chunks", .int(Int64(d)))) }
                 return .object(m)
             })))
         }

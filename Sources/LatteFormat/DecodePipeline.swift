@@ -178,9 +178,12 @@ final class DecodeSource: Sendable {
     let scratch: [AlignedBuffer]
     /// One buffer per thread for the twin's chunk of a delta chunk (none without deltas).
     let twinScratch: [AlignedBuffer]
+    /// Per tensor, its twin's bytes when the twin is stored in the base (checked, held here).
+    let twinBase: [TensorBytes?]
 
     init(file: MappedFile, path: String, tensors: [LatteTensor], plan: DecodePlan,
-         sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)?) {
+         sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)?, twinBase: [TensorBytes?] = []) {
+        self.twinBase = twinBase
         self.file = file
         self.path = path
         self.tensors = tensors
@@ -283,6 +286,9 @@ final class DecodeBatch: Sendable {
             if c.xorTwin, let at = j.twinSlabOffset {
                 // The twin's chunk was decoded just before, by this thread, into the slab.
                 TwinDelta.xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(rebasing: slab.bytes[at ..< at + c.raw]), into: out)
+            } else if c.xorTwin, j.tensor < source.twinBase.count, let twin = source.twinBase[j.tensor] {
+                // Every chunk but the last holds chunk_size bytes: chunk k starts at k × chunk 0's size.
+                try TwinDelta.applyBase(twin, at: j.chunk * tensor.chunks[0].raw, to: out)
             } else if c.xorTwin {
                 // Validated manifests resolve a twin of as many chunks; anything else is refused here.
                 guard j.chunk < tensor.twinChunks.count else { throw ChunkDecodeFailure("a twin delta without a twin chunk") }

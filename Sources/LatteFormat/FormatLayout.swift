@@ -45,5 +45,5 @@ public enum LatteLayout {
     public static let maxEntries = 10_000_000
 
     /// Features this reader implements; a file requiring any other is refused.
-    public static let knownRequiredFeatures: Set<String> = ["xxh64", "zstd", "planes", "rans32", "twin-xor"]
+    public static let knownRequiredFeatures: Set<String> = ["xxh64", "zstd", "planes", "rans32", "twin-xor", "base-ref"]
 }

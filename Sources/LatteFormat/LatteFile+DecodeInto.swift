@@ -17,6 +17,11 @@ extension LatteFile {
                      "one buffer of exactly nbytes per tensor")
         // A delta chunk reads its twin's chunk, which may sit in another section (`shared`).
         for s in Set(tensors.map(\.section) + tensors.compactMap(\.twinSection)) { mark(s) }
+        // Tensors stored in the base are copied from it (checked), twins in the base read in place.
+        for (t, out) in zip(tensors, buffers) where t.base != nil {
+            try baseBytes(t.base!, for: t.name).withUnsafeBytes { out.copyMemory(from: $0) }
+        }
+        let twins = try twinsInBase(tensors)
         let jobs = InPlaceJob.plan(tensors)
         let maxRaw = jobs.lazy.map { tensors[$0.tensor].chunks[$0.chunk].raw }.max() ?? 0
         // Scratch per thread: one chunk, and a second for a twin's chunk when a delta's twin
@@ -27,12 +32,12 @@ extension LatteFile {
         let work = InPlaceWork(jobs.count)
         try work.run(threads: n) { job, scratch in
             let j = jobs[job]
-            try decodeChunk(tensors, j.tensor, chunk: j.chunk, at: j.at, into: buffers, scratch: scratch, maxRaw: maxRaw)
+            try decodeChunk(tensors, j.tensor, chunk: j.chunk, at: j.at, into: buffers, scratch: scratch, maxRaw: maxRaw, baseTwins: twins)
             guard let r = j.replica else { return }
             // The replica's chunk right after its twin's, by the same thread: a delta is XORed
             // with the twin's chunk just written (still in cache), not decoded a second time.
             let twin = UnsafeRawBufferPointer(rebasing: buffers[j.tensor][j.at ..< j.at + tensors[j.tensor].chunks[j.chunk].raw])
-            try decodeChunk(tensors, r, chunk: j.chunk, at: j.at, into: buffers, scratch: scratch, maxRaw: maxRaw, twin: twin)
+            try decodeChunk(tensors, r, chunk: j.chunk, at: j.at, into: buffers, scratch: scratch, maxRaw: maxRaw, baseTwins: twins, twin: twin)
         }
         // Checksums in parallel over tensors: each covers a whole tensor, so one is one job.
         try InPlaceWork(tensors.count).run(threads: min(n, max(tensors.count, 1))) { i, _ in
@@ -45,11 +50,12 @@ extension LatteFile {
     }
 
     /// Decodes chunk `k` of `tensors[i]` (raw bytes from `at` on) into its buffer; a delta
-    /// chunk is XORed with `twin` (its twin's chunk, decoded) when given, else with its twin's
-    /// chunk decoded into the second scratch buffer.
+    /// chunk is XORed with `twin` (its twin's chunk, decoded) when given, else with its twin
+    /// in the base (`baseTwins[i]`, read in place), else with its twin's chunk decoded into the
+    /// second scratch buffer.
     private func decodeChunk(_ tensors: [LatteTensor], _ i: Int, chunk k: Int, at: Int, into buffers: [UnsafeMutableRawBufferPointer],
                              scratch: (_ index: Int, _ size: Int) -> UnsafeMutableRawBufferPointer, maxRaw: Int,
-                             twin: UnsafeRawBufferPointer? = nil) throws {
+                             baseTwins: [TensorBytes?], twin: UnsafeRawBufferPointer? = nil) throws {
         let t = tensors[i], c = t.chunks[k]
         file.advise(c.offset, c.length, .populate)
         defer { file.advise(c.offset, c.length, .drop) }
@@ -61,6 +67,9 @@ extension LatteFile {
             if let twin {
                 guard twin.count == out.count else { throw ChunkDecodeFailure("the twin's chunk has \(twin.count) raw bytes for \(out.count)") }
                 TwinDelta.xor(UnsafeRawBufferPointer(out), twin, into: out)
+            } else if let inBase = baseTwins[i] {
+                // Every chunk but the last holds chunk_size bytes: chunk k starts at k × chunk 0's size.
+                try TwinDelta.applyBase(inBase, at: k * t.chunks[0].raw, to: out)
             } else {
                 try applyTwin(t, chunk: k, to: out, scratch: scratch(0, maxRaw), twin: scratch(1, maxRaw))
             }

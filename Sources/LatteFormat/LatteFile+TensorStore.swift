@@ -12,6 +12,7 @@ extension LatteTensor: StoredTensor {
 /// copy. Each expert group's section is read in one pass by `readGroupSection`.
 extension LatteFile: TensorStore {
     public func bytes(of tensor: LatteTensor) throws -> TensorBytes {
+        if let ref = tensor.base { return try baseBytes(ref, for: tensor.name) }
         if let mapped = try mappedBytes(of: tensor) { return TensorBytes(slice: mapped, keptAliveBy: self) }
         return TensorBytes(owned: try read(tensor))
     }
@@ -26,6 +27,11 @@ extension LatteFile: TensorStore {
         if let mapped = try mappedBytes(of: tensor) {
             return TensorBytes(slice: UnsafeRawBufferPointer(rebasing: mapped[range]), keptAliveBy: self)
         }
+        if let ref = tensor.base {
+            let whole = try baseBytes(ref, for: tensor.name)
+            return whole.isZeroCopy ? whole.withUnsafeBytes { TensorBytes(slice: UnsafeRawBufferPointer(rebasing: $0[range]), keptAliveBy: WholeBytes(whole)) }
+                : TensorBytes(owned: whole.withUnsafeBytes { Array($0[range]) })
+        }
         var out: [UInt8] = []
         out.reserveCapacity(range.count)
         var at = 0
@@ -38,7 +44,8 @@ extension LatteFile: TensorStore {
     }
 
     public func copiedBytes(of tensor: LatteTensor) -> Int? {
-        tensor.chunks.count == 1 && tensor.chunks[0].codec == .raw ? 0 : tensor.nbytes
+        if let ref = tensor.base { return base.flatMap { b in b.tensor(named: ref.name).flatMap { b.copiedBytes(of: $0) } } ?? tensor.nbytes }
+        return tensor.chunks.count == 1 && tensor.chunks[0].codec == .raw ? 0 : tensor.nbytes
     }
 
     public func readGroupSection(_ group: Int) throws -> [(tensor: LatteTensor, bytes: TensorBytes)] {
@@ -111,4 +118,10 @@ extension LatteFile: TensorStore {
         let slab = max(perChunk, min(LatteLayout.decodeBatchBytes, 4 * threads * perChunk, aligned))
         return 2 * slab + threads * maxRaw * (deltas ? 2 : 1)
     }
+}
+
+/// Keeps a zero-copy `TensorBytes` (and so its region) alive under a slice of it.
+private final class WholeBytes: Sendable {
+    let bytes: TensorBytes
+    init(_ bytes: TensorBytes) { self.bytes = bytes }
 }

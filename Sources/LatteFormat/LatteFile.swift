@@ -13,6 +13,13 @@ public final class LatteFile: Sendable {
     public var size: Int { file.size }
     // Internal, not private: `decode(_:into:threads:)` (LatteFile+DecodeInto.swift) reads it.
     let file: MappedFile
+    /// The checkpoint the file's base references resolve against (FORMAT.md, "Base
+    /// references"); nil when none was given.
+    public let base: Checkpoint?
+    /// References whose base tensor was found to hash to their XXH64 (each is hashed once
+    /// per opened file, not at every read). Keyed by the whole reference: two references to
+    /// one base tensor with different hashes are checked each.
+    let checkedBase = HeapMutex(Set<BaseReference>())
     private let index: [String: Int]
     /// What changes after opening, behind the lock: reads may run on several threads.
     private let state = HeapMutex(MutableState())
@@ -29,16 +36,18 @@ public final class LatteFile: Sendable {
         set { state.withLock { $0.threads = newValue } }
     }
 
-    /// Opens and validates `path`. Errors are `LocatedError`s naming the file.
-    public convenience init(path: String) throws {
-        try self.init(file: MappedFile(path: path))
+    /// Opens and validates `path`; `base` resolves its base references, if it has any.
+    /// Errors are `LocatedError`s naming the file.
+    public convenience init(path: String, base: Checkpoint? = nil) throws {
+        try self.init(file: MappedFile(path: path), base: base)
     }
 
     /// Validates a mapped file (mapped once, by format detection). Errors are
     /// `LocatedError`s naming the file.
-    public init(file: MappedFile) throws {
+    public init(file: MappedFile, base: Checkpoint? = nil) throws {
         path = file.path
         self.file = file
+        self.base = base
         do { manifest = try LatteFile.readManifest(file.bytes) } catch { throw LocatedError(path: path, error) }
         var index = [String: Int](minimumCapacity: manifest.tensors.count)
         for (i, t) in manifest.tensors.enumerated() { index[t.name] = i }
@@ -151,10 +160,23 @@ public final class LatteFile: Sendable {
     /// twin's, chunk by chunk, so each delta is XORed with the twin's chunk just decoded
     /// instead of decoding it again; `body` then sees the two tensors' chunks interleaved
     /// (each tensor's still in order, its checksum verified before its last chunk is seen).
+    ///
+    /// A tensor stored in the base is read from the base in place (its hash checked first)
+    /// and handed to `sink` and `body` in pieces of at most `chunk_size` bytes.
     public func stream(_ tensors: [LatteTensor], pairTwins: Bool = false, sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)? = nil,
                        body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
+        guard tensors.contains(where: { $0.base != nil }) else {
+            return try streamStored(tensors, pairTwins: pairTwins, sink: sink, body: body)
+        }
+        try streamWithReferences(tensors, pairTwins: pairTwins, sink: sink, body: body)
+    }
+
+    /// `stream` of tensors all stored in this file (deltas may read twins in the base).
+    func streamStored(_ tensors: [LatteTensor], pairTwins: Bool, sink: (@Sendable (Int, UnsafeRawBufferPointer) throws -> Void)?,
+                      body: (LatteTensor, UnsafeRawBufferPointer) throws -> Void) throws {
         let plan = DecodePlan(tensors, requestedThreads: threads, pairTwins: pairTwins)
-        let source = DecodeSource(file: file, path: path, tensors: tensors, plan: plan, sink: sink)
+        let twins = try twinsInBase(tensors)
+        let source = DecodeSource(file: file, path: path, tensors: tensors, plan: plan, sink: sink, twinBase: twins)
         // A twin delta reads its twin's chunks: the twin's section (the shared one) counts too.
         for s in Set(tensors.map(\.section) + tensors.compactMap(\.twinSection)) { mark(s) }
 

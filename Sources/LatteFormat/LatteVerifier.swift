@@ -27,7 +27,8 @@ public enum LatteVerifier {
         }
     }
 
-    /// Verifies every tensor (and embedded file) of `latte`; with `source`, compares each
+    /// Verifies every tensor (and embedded file) of `latte` (a tensor stored in the base: its
+    /// XXH64 and SHA-256 against the reference); with `source`, compares each
     /// tensor with the source's bytes and checks both hold the same tensors. `progress`
     /// counts the tensor bytes checked, once per chunk and once per tensor.
     public static func verify(_ latte: LatteFile, source: Checkpoint? = nil, progress: ProgressHandler? = nil) -> Report {
@@ -61,7 +62,10 @@ public enum LatteVerifier {
             do {
                 var at = 0
                 var mismatch: Int? = nil
+                // A tensor stored in the base: its SHA-256 too (the reads check its XXH64).
+                var sha = t.base.map { _ in SHA256() }
                 try latte.stream([t]) { _, chunk in
+                    sha?.update(chunk)
                     if let (source, e) = src, mismatch == nil {
                         try source.bytes(of: e, range: at ..< at + chunk.count).withUnsafeBytes { other in
                             if !other.elementsEqual(chunk) {
@@ -71,6 +75,10 @@ public enum LatteVerifier {
                     }
                     at += chunk.count
                     progress?(before + at, total)
+                }
+                if let ref = t.base, let found = sha?.hexDigest(), found != ref.sha256 {
+                    let e = BaseReadError.sha256Mismatch(tensor: t.name, baseName: ref.name, expected: ref.sha256, found: found)
+                    report.failures.append(Failure(tensor: t.name, message: String(describing: LocatedError(path: latte.path, e))))
                 }
                 if let m = mismatch {
                     report.failures.append(Failure(tensor: t.name, message: "\(latte.path): tensor '\(t.name)': differs from the source at byte \(m)"))

@@ -27,6 +27,9 @@ public struct LatteWriteOptions: Sendable {
     /// Code replica tensors `gen.layers.{l}.X` chunk by chunk as their XOR with the twin
     /// `model.layers.{l}.X` (same dtype and shape) when that is smaller (FORMAT.md, "Twin deltas").
     public var twinDeltas = true
+    /// A base checkpoint: every tensor whose dtype, shape and bytes equal one of the base's
+    /// is stored as a reference to it, not as bytes (FORMAT.md, "Base references").
+    public var base: Checkpoint?
     /// Called after each batch with raw bytes done and total.
     public var progress: ProgressHandler?
 
@@ -41,6 +44,9 @@ public struct LatteWriteSummary: Sendable {
     public var tensors: Int
     public var rawBytes: Int
     public var fileBytes: Int
+    /// Tensors stored as references to the base, and their raw bytes.
+    public var referencedTensors = 0
+    public var referencedBytes = 0
 }
 
 /// Why a conversion stopped (reader errors pass through as they are).
@@ -76,10 +82,13 @@ public enum LatteWriter {
         let layout = try Layout(checkpoint: checkpoint, plan: plan, embedded: options.embeddedFiles)
         try ReadBackRules.check(checkpoint, layout: layout, chunkSize: options.chunkSize)
         try OutputTarget.check(path, notOverwriting: checkpoint.files.map(\.path) + options.embeddedFiles.map(\.path)
-                               + [options.configPath(for: checkpoint)].compactMap { $0 })
+                               + [options.configPath(for: checkpoint)].compactMap { $0 } + (options.base?.files.map(\.path) ?? []))
+        let references = try options.base.map { try BaseMatcher.match(checkpoint, base: $0, threads: options.threads) } ?? [:]
         let output = try AtomicOutput(path: path)
         do {
-            let summary = try Job(checkpoint: checkpoint, plan: plan, layout: layout, options: options, output: output).run()
+            let job = Job(checkpoint: checkpoint, plan: plan, layout: layout, options: options, output: output)
+            job.references = references
+            let summary = try job.run()
             try output.commit(sync: options.sync)
             return summary
         } catch {
@@ -196,6 +205,11 @@ private final class Job {
     var usedFeatures = Set<String>(["xxh64"])
     var done = 0
     var total = 0
+    /// Checkpoint tensors stored as references to the base, by index.
+    var references: [Int: BaseReference] = [:]
+    /// The header's and manifest's minor version: 1.2 only for a file with references, so
+    /// every other file stays byte for byte what a 1.1 writer made.
+    var minor: UInt16 { references.isEmpty ? LatteLayout.minorVersion : BaseFormat.minorVersion }
 
     init(checkpoint: Checkpoint, plan: SectionPlan?, layout: Layout, options: LatteWriteOptions, output: AtomicOutput) {
         c = checkpoint
@@ -261,11 +275,13 @@ private final class Job {
         if let config { try ReadBackRules.checkDepth(.object([("config", config)]), configPath: options.configPath(for: c)) }
 
         total = c.tensors.reduce(0) { $0 + $1.byteCount } + blobFiles.reduce(0) { $0 + $1.size }
-        try out.write(LatteLayout.Header().encode())
+        try out.write(LatteLayout.Header(minor: minor).encode())
         try writeItems(blobFiles: blobFiles)
         hashing.wait()
-        try writeManifest(provenance: try provenance(config: config, hashes: hashes))
-        return LatteWriteSummary(tensors: c.tensors.count, rawBytes: total, fileBytes: out.offset)
+        let baseFiles = references.isEmpty ? nil : try options.base.map(BaseMatcher.files)
+        try writeManifest(provenance: try provenance(config: config, hashes: hashes), base: baseFiles)
+        return LatteWriteSummary(tensors: c.tensors.count, rawBytes: total, fileBytes: out.offset, referencedTensors: references.count,
+                                 referencedBytes: references.keys.reduce(0) { $0 + c.tensors[$1].byteCount })
     }
 
     /// Every item's chunks, section after section, a batch at a time.
@@ -284,6 +300,10 @@ private final class Job {
                 currentSection = item.section
                 let s = layout.sections[item.section]
                 sectionEntries.append(SectionEntry(name: s.name, kind: s.kind, group: s.group, offset: out.offset, length: 0))
+            }
+            if case let .tensor(t) = item.source, let ref = references[t] {
+                recordReference(t, ref, item)
+                continue
             }
             let source = openItem(index, item, blobFiles: blobFiles)
             if source.count == 0 {
@@ -309,6 +329,16 @@ private final class Job {
         try flush(&batch)
         try drain()
         closeSection()
+    }
+
+    /// A tensor stored in the base: its entry, without chunks.
+    func recordReference(_ t: Int, _ ref: BaseReference, _ item: Layout.Item) {
+        let e = c.tensors[t]
+        tensors[t] = LatteTensor(name: item.placement?.canonicalName ?? e.name, dtype: e.dtype, shape: e.shape, nbytes: e.byteCount,
+                                 section: item.section, role: item.placement?.role.rawValue, group: item.placement?.group,
+                                 layer: item.placement?.layer, checksum: ref.checksum, chunks: [], base: ref)
+        usedFeatures.insert(BaseFormat.feature)
+        done += e.byteCount
     }
 
     /// An item's bytes, as chunks are asked of it: their count, dtype, and a chunk's bytes with
@@ -400,14 +430,14 @@ private final class Job {
     }
 
     /// The manifest, then the trailer that locates it.
-    func writeManifest(provenance: [(String, JSONValue)]) throws {
-        let known: [String] = ["xxh64", "zstd", "planes", "rans32", "twin-xor"]
+    func writeManifest(provenance: [(String, JSONValue)], base: [BaseFile]?) throws {
+        let known: [String] = ["xxh64", "zstd", "planes", "rans32", "twin-xor", BaseFormat.feature]
         let manifest = LatteManifest(
-            requiredFeatures: known.filter { usedFeatures.contains($0) }, optionalFeatures: ["provenance"] + (blobs.isEmpty ? [] : ["blobs"]),
+            minor: Int(minor), requiredFeatures: known.filter { usedFeatures.contains($0) }, optionalFeatures: ["provenance"] + (blobs.isEmpty ? [] : ["blobs"]),
             chunkSize: options.chunkSize,
             metadata: c.metadata.keys.sorted().map { ($0, c.metadata[$0]!) },
             provenance: .object(provenance), sections: sectionEntries,
-            tensors: tensors.map { $0! }, blobs: blobs.map { $0! })
+            tensors: tensors.map { $0! }, blobs: blobs.map { $0! }, base: base)
         try ReadBackRules.checkDepth(.object(provenance), configPath: options.configPath(for: c))
         let text = manifest.serializedText()
         try ReadBackRules.checkManifest(size: text.count, path: out.finalPath)

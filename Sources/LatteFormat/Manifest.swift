@@ -72,6 +72,12 @@ public struct LatteTensor: Sendable, Equatable {
     /// The twin's chunks and section (the reader resolves them once the manifest is validated).
     public var twinChunks: [ChunkEntry] = []
     public var twinSection: Int? = nil
+    /// Set when the tensor is stored in the base checkpoint (feature `base-ref`): it then has
+    /// no chunks, and its bytes are the base tensor's (FORMAT.md, "Base references").
+    public var base: BaseReference? = nil
+    /// The twin's reference, when the twin is stored in the base: its chunk k is then the
+    /// base tensor's bytes at chunk k's offsets (the reader resolves it with `twinChunks`).
+    public var twinBase: BaseReference? = nil
 
     /// Bytes the tensor takes in the file.
     public var storedBytes: Int { chunks.reduce(0) { $0 + $1.length } }
@@ -100,6 +106,8 @@ public struct LatteManifest: Sendable {
     public var sections: [SectionEntry]
     public var tensors: [LatteTensor]
     public var blobs: [LatteBlob]
+    /// The base checkpoint's files, when some tensor is a reference (`base-ref`).
+    public var base: [BaseFile]? = nil
 
     /// The plan's `groups` array (as `map --json` prints it), when the file was mapped.
     public var planGroups: JSONValue? { provenance["plan"]?["groups"] }
@@ -142,6 +150,7 @@ extension LatteTensor {
         if let group { m.append(("group", .int(Int64(group)))) }
         if let layer { m.append(("layer", .int(Int64(layer)))) }
         m.append(("xxh64", .string(hex64(checksum))))
+        if let base { m.append(("base", base.json)); return .object(m) }
         if let twin { m.append(("twin", .string(twin))) }
         m.append(("chunks", .array(chunks.map(\.json))))
         return .object(m)
@@ -172,7 +181,7 @@ extension LatteManifest {
             ("alignment", .int(Int64(LatteLayout.alignment))),
             ("metadata", .object(metadata.map { ($0.0, .string($0.1)) })),
             ("provenance", provenance),
-        ]
+        ] + (base.map { [("base", BaseFile.json($0))] } ?? [])
     }
 
     /// The manifest document as one value (tests and tools; the writer streams `serializedText`).
@@ -243,15 +252,17 @@ struct ManifestParser {
         }
         let metadata = try self.metadata(root["metadata"])
         let provenance = root["provenance"]?.value ?? .object([])
+        let base = try baseFiles(root["base"])
         let sections = try self.sections(root["sections"])
         let tensors = try TwinRules.resolve(try self.tensors(root["tensors"], sections: sections, chunkSize: chunkSize))
+        try BaseRules.check(tensors, files: base, required: required)
         let blobs = try self.blobs(root["blobs"], sections: sections, chunkSize: chunkSize)
         try checkDisjoint(sections)
         try checkDisjoint(tensors: tensors, blobs: blobs)
         try checkRawTotal(tensors.map(\.nbytes) + blobs.map(\.nbytes))
         return LatteManifest(major: major, minor: minor, requiredFeatures: required, optionalFeatures: optional,
                              chunkSize: chunkSize, metadata: metadata, provenance: provenance,
-                             sections: sections, tensors: tensors, blobs: blobs)
+                             sections: sections, tensors: tensors, blobs: blobs, base: base)
     }
 
     /// `metadata`: an optional object of strings, each key and value within `TensorRules`.
@@ -414,6 +425,11 @@ struct ManifestParser {
         if let r = t["role"] { guard let s = r.stringValue else { throw bad("\"role\" must be a string") }; role = s }
         if let g = t["group"] { guard let v = g.intValue, v >= 0 else { throw bad("\"group\" must be a non-negative integer") }; group = v }
         if let l = t["layer"] { guard let v = l.intValue, v >= 0 else { throw bad("\"layer\" must be a non-negative integer") }; layer = v }
+        if let ref = t["base"] {
+            let base = try baseReference(ref, tensor: t, name: name, checksum: sum)
+            return LatteTensor(name: name, dtype: dtype, shape: shape, nbytes: nbytes, section: section, role: role,
+                               group: group, layer: layer, checksum: sum, chunks: [], base: base)
+        }
         let width = dtype.byteWidth.map { _ in dtype.swapUnit } ?? 1
         let chunks = try self.chunks(t["chunks"], total: nbytes, width: width, section: sections[section], chunkSize: chunkSize, owner: name)
         var twin: String?

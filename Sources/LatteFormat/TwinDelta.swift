@@ -43,6 +43,17 @@ enum TwinDelta {
         xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(decoded), into: out)
     }
 
+    /// Turns a decoded delta chunk `out` into its bytes when the twin is stored in the base:
+    /// XORs in the base tensor's bytes at `offset` (read in place, as a raw twin chunk is).
+    static func applyBase(_ twin: TensorBytes, at offset: Int, to out: UnsafeMutableRawBufferPointer) throws(ChunkDecodeFailure) {
+        let ok = twin.withUnsafeBytes { b -> Bool in
+            guard offset >= 0, offset <= b.count, out.count <= b.count - offset else { return false }
+            xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(rebasing: b[offset ..< offset + out.count]), into: out)
+            return true
+        }
+        guard ok else { throw ChunkDecodeFailure("the twin in the base has no bytes \(offset) ..< \(offset + out.count)") }
+    }
+
     /// Encodes a chunk both plainly and as its XOR with the twin's chunk, and keeps the
     /// smaller (the delta only when strictly smaller: never larger than plain coding, and a
     /// delta is never a raw chunk, whose bytes a reader would use from the map).
@@ -83,6 +94,8 @@ enum TwinRules {
             // Same dtype, shape and chunk size: the same number of chunks of the same sizes.
             out[i].twinChunks = w.chunks
             out[i].twinSection = w.section
+            // A twin in the base has no chunks: its chunk k is the base tensor's bytes there.
+            out[i].twinBase = w.base
         }
         return out
     }

@@ -9,10 +9,10 @@ public enum ModelFile {
     case checkpoint(Checkpoint)
 
     /// Opens `path`: a `.latte` file, a weights file, a sharded index, or a folder holding
-    /// one. Errors are `LocatedError`s naming the file.
-    public static func open(path: String) throws -> ModelFile {
+    /// one; `base` resolves a `.latte` file's base references. Errors are `LocatedError`s naming the file.
+    public static func open(path: String, base: Checkpoint? = nil) throws -> ModelFile {
         let detected = try CheckpointReader.detect(path: path)
-        if detected.kind == .latte { return .latte(try LatteFile(file: detected.file)) }
+        if detected.kind == .latte { return .latte(try LatteFile(file: detected.file, base: base)) }
         return .checkpoint(try CheckpointReader.open(detected))
     }
 }

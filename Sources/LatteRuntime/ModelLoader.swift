@@ -19,8 +19,9 @@ public struct LoadedModel {
 /// decompressed in one pass the first time a step of that group runs, and never touched
 /// otherwise), or any checkpoint `CheckpointReader` reads, with its `config.json`.
 public enum ModelLoader {
-    public static func open(path: String) throws -> LoadedModel {
-        switch try ModelFile.open(path: path) {
+    /// `base` resolves a `.latte` file's base references (ignored for a checkpoint).
+    public static func open(path: String, base: Checkpoint? = nil) throws -> LoadedModel {
+        switch try ModelFile.open(path: path, base: base) {
         case let .latte(file): try open(file)
         case let .checkpoint(checkpoint): try open(checkpoint, path: path)
         }
@@ -34,7 +35,7 @@ public enum ModelLoader {
         }
         let config: ModelConfig
         do { config = try ModelConfig(json: json) } catch { throw LocatedError(path: path, error) }
-        return LoadedModel(path: path, config: config, weights: DecodingWeightSource(file), latteFile: file, files: [path])
+        return LoadedModel(path: path, config: config, weights: DecodingWeightSource(file), latteFile: file, files: [path] + (file.base?.files.map(\.path) ?? []))
     }
 
     /// An opened checkpoint's model, with the `config.json` beside it; `path` names it in messages.

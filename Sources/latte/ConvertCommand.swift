@@ -34,6 +34,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Raw bytes per chunk, a multiple of 8 (default 1048576).")
     var chunkSize: Int?
 
+    @Option(help: "A base checkpoint (any checkpoint latte reads): tensors whose dtype, shape and bytes equal one of its tensors are stored as references to it, not as bytes.")
+    var base: String?
+
     @Flag(help: "Code replica layers on their own, not as deltas against their model.layers twins.")
     var noTwinDelta = false
 
@@ -60,6 +63,7 @@ struct ConvertCommand: ParsableCommand {
             options.config = config
             options.sync = sync
             options.twinDeltas = !noTwinDelta
+            options.base = try base.map { try CheckpointReader.open(path: $0) }
             if let chunkSize { options.chunkSize = chunkSize }
             let bar = ProgressBar.forCommand(.bytes, disabled: noProgress)
             defer { bar?.erase() }
@@ -71,6 +75,9 @@ struct ConvertCommand: ParsableCommand {
             bar?.erase()
             let ratio = summary.rawBytes == 0 ? "-" : formatRatio(Double(summary.fileBytes) / Double(summary.rawBytes))
             printError("wrote \(output): \(summary.tensors) tensors, \(formatBytes(summary.rawBytes)) -> \(formatBytes(summary.fileBytes)) (ratio \(ratio))")
+            if let base {
+                printError("base \(base): \(summary.referencedTensors) tensors (\(formatBytes(summary.referencedBytes))) stored as references")
+            }
         }
     }
 }

@@ -14,6 +14,8 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "The .safetensors file to write.")
     var output: String
 
+    @OptionGroup var base: BaseOption
+
     @Option(help: "Decompression threads (default: every core).")
     var threads: Int?
 
@@ -27,7 +29,8 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             InterruptCleanup.install()
-            let latte = try LatteFile(path: input)
+            let latte = try LatteFile(path: input, base: try base.open())
+            try latte.requireBaseIfReferenced()
             if let threads { latte.threads = threads }
             let bar = ProgressBar.forCommand(.bytes, disabled: noProgress)
             defer { bar?.erase() }

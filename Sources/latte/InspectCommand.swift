@@ -18,11 +18,20 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Leave out the per-tensor list.")
     var noTensors = false
 
+    @OptionGroup var base: BaseOption
+
     func run() throws {
         try reportingErrors {
-            let report = switch try ModelFile.open(path: path) {
+            let opened = try ModelFile.open(path: path, base: try base.open())
+            var report = switch opened {
             case let .latte(file): InspectReport(file)
             case let .checkpoint(checkpoint): InspectReport(checkpoint)
+            }
+            // With --base, every reference is checked against it (present, same dtype and
+            // shape, same XXH64) before anything is printed.
+            if case let .latte(file) = opened, file.base != nil {
+                let checked = try file.checkBaseReferences()
+                report.extra.append(("base_checked", .int(Int64(checked))))
             }
             if json {
                 writeOut(report.json(includeTensors: !noTensors).serialized(pretty: true) + "\n")

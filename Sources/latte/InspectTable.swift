@@ -8,7 +8,11 @@ extension InspectReport {
         if includeTensors && !tensors.isEmpty {
             let hasStored = tensors.contains { $0.storedBytes != nil }
             let hasGroup = tensors.contains { $0.role != nil }
-            var rows: [[String]] = [["name", "dtype", "shape", "size"] + (hasStored ? ["stored", "ratio"] : []) + (hasGroup ? ["group", "role"] : [])]
+            // A column saying how a tensor is coded, when some is not plain: "base" (stored in
+            // the base checkpoint) or "delta k/n" (k of its n chunks are twin deltas).
+            let hasCoding = tensors.contains { $0.base != nil || ($0.deltaChunks ?? 0) > 0 }
+            var rows: [[String]] = [["name", "dtype", "shape", "size"] + (hasStored ? ["stored", "ratio"] : []) + (hasGroup ? ["group", "role"] : [])
+                                    + (hasCoding ? ["coded"] : [])]
             for t in tensors {
                 var r = [t.name, t.dtype.name, "[" + t.shape.map(String.init).joined(separator: ", ") + "]", formatBytes(t.nbytes)]
                 if hasStored {
@@ -16,6 +20,7 @@ extension InspectReport {
                     r.append(t.storedBytes.map { t.nbytes == 0 ? "-" : formatRatio(Double($0) / Double(t.nbytes)) } ?? "-")
                 }
                 if hasGroup { r += [t.group.map(String.init) ?? "-", t.role ?? "-"] }
+                if hasCoding { r.append(t.base != nil ? "base" : (t.deltaChunks ?? 0) > 0 ? "delta \(t.deltaChunks!)" : "-") }
                 rows.append(r)
             }
             out += "\n" + renderTable(rows, rightAligned: Set([3, 4, 5]))
@@ -43,6 +48,15 @@ extension InspectReport {
                     let (n, s) = groups[k]!
                     out += "  \((k < 0 ? "shared" : "group \(k)").padding(8)) \(formatBytes(n)) stored \(formatBytes(s)) (ratio \(n == 0 ? "-" : formatRatio(Double(s) / Double(n))))\n"
                 }
+            }
+        }
+        if let base = extra.first(where: { $0.0 == "base" })?.1 {
+            let n = base["tensors"]?.intValue ?? 0, bytes = base["bytes"]?.intValue ?? 0
+            out += "base:       \(n) tensors (\(formatBytes(bytes))) stored in the base"
+            if let checked = extra.first(where: { $0.0 == "base_checked" })?.1.intValue { out += ", \(checked) checked against --base" }
+            out += "\n"
+            for f in base["files"]?.arrayValue ?? [] {
+                out += "  \(escapingControlCharacters(f["name"]?.stringValue ?? "?")) (\(f["size"]?.intValue ?? 0) bytes, sha256 \(f["sha256"]?.stringValue ?? "?"))\n"
             }
         }
         if !metadata.isEmpty {

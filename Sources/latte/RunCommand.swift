@@ -38,6 +38,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print each sampling step's time and group on stderr.")
     var verbose = false
 
+    @OptionGroup var base: BaseOption
+
     @Flag(help: "No progress bar on stderr (there is none when stderr is not a terminal).")
     var noProgress = false
 
@@ -48,7 +50,8 @@ struct RunCommand: ParsableCommand {
             return try parseMemoryBudget(memoryBudget)
         }
         try reportingErrors {
-            let loaded = try ModelLoader.open(path: model)
+            let loaded = try ModelLoader.open(path: model, base: try base.open())
+            try loaded.latteFile?.requireBaseIfReferenced()
             // Refused before any work: a missing folder, or an output over one of the inputs.
             try OutputTarget.check(output, notOverwriting: loaded.files + [inputs])
             // Errors come located at the file they concern; a usage error exits 64.

@@ -23,6 +23,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "The original checkpoint: every tensor must equal it byte for byte.")
     var source: String?
 
+    @OptionGroup var base: BaseOption
+
     @Option(help: "A folder with inputs.safetensors and expected.safetensors (and run.json) to run and compare.")
     var reference: String?
 
@@ -52,7 +54,8 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let budget = try usageChecked { try parseMemoryBudget(memoryBudget) }
         try reportingErrors {
-            let latte = try LatteFile(path: input)
+            let latte = try LatteFile(path: input, base: try base.open())
+            try latte.requireBaseIfReferenced()
             let checkpoint = try source.map { try CheckpointReader.open(path: $0) }
             let checking = ProgressBar.forCommand(.bytes, disabled: noProgress)
             let report = LatteVerifier.verify(latte, source: checkpoint, progress: checking?.handler)

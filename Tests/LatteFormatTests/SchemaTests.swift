@@ -58,6 +58,33 @@ import LatteTestSupport
         #expect(validate(m.json, dir: dir) != 0)
     }
 
+    /// A manifest with base references validates; one with both chunks and a base does not.
+    @Test func referencedManifestsValidate() throws {
+        guard system("command -v python3 >/dev/null 2>&1 && python3 -c 'import jsonschema' 2>/dev/null") == 0 else {
+            print("note: python3 with jsonschema is absent; schema validation skipped")
+            return
+        }
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let (source, base) = BaseReferenceTests.small()
+        let (_, _, out, _) = try BaseReferenceTests.convert(dir, source: source, base: base)
+        let m = try LatteFile(path: out).manifest
+        #expect(validate(m.json, dir: dir) == 0, "\(String(decoding: readFile(dir.file("err.txt")), as: UTF8.self))")
+        // Both chunks and a reference: serialized by hand, as the writer never would.
+        var both = m.json
+        if case var .object(members) = both, case var .array(tensors) = members.first(where: { $0.0 == "tensors" })!.1,
+           case var .object(t) = tensors[0] {
+            t.append(("chunks", .array([])))
+            tensors[0] = .object(t)
+            members = members.map { $0.0 == "tensors" ? ($0.0, .array(tensors)) : $0 }
+            both = .object(members)
+        }
+        #expect(validate(both, dir: dir) != 0)
+        var noFiles = m
+        noFiles.base = []
+        #expect(validate(noFiles.json, dir: dir) != 0)
+    }
+
     /// A compressed manifest's envelope validates against its schema; the manifest it locates
     /// against the manifest's.
     @Test func envelopesValidate() throws {

@@ -18,9 +18,10 @@ class safe_open:
     """An open .latte file, as safetensors' safe_open: use it in a `with` block.
 
     framework: "pt" (torch tensors) or "np" (numpy arrays); device: "cpu" only.
-    threads: decoding threads per read (0: every core)."""
+    threads: decoding threads per read (0: every core). base: the base checkpoint (a path
+    latte reads) of a file converted with `latte convert --base`."""
 
-    def __init__(self, filename, framework="pt", device="cpu", threads=0):
+    def __init__(self, filename, framework="pt", device="cpu", threads=0, base=None):
         if framework not in _FRAMEWORKS:
             raise LatteError(f"framework {framework!r}: use \"pt\" or \"np\"")
         if str(device) != "cpu":
@@ -29,7 +30,8 @@ class safe_open:
         self._path = os.fspath(filename)
         self._threads = int(threads)
         self._handle = c_void_p()
-        check(lib.latte_open(os.fsencode(os.fspath(filename)), byref(self._handle)))
+        base_path = None if base is None else os.fsencode(os.fspath(base))
+        check(lib.latte_open_with_base(os.fsencode(os.fspath(filename)), base_path, byref(self._handle)))
         try:
             self._infos = [self._info(i) for i in range(lib.latte_tensor_count(self._handle))]
         except BaseException:
@@ -197,9 +199,10 @@ def _available_memory():
     return None
 
 
-def load_file(filename, framework="pt", device="cpu", threads=0):
-    """Every tensor of a .latte file, as {name: tensor}, ready for `model.load_state_dict`."""
-    with safe_open(filename, framework=framework, device=device, threads=threads) as f:
+def load_file(filename, framework="pt", device="cpu", threads=0, base=None):
+    """Every tensor of a .latte file, as {name: tensor}, ready for `model.load_state_dict`
+    (base: the base checkpoint of a file converted with `latte convert --base`)."""
+    with safe_open(filename, framework=framework, device=device, threads=threads, base=base) as f:
         return f._read(list(range(len(f._infos))))
 
 

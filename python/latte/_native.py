@@ -34,6 +34,7 @@ def _load():
         "latte_version": (c_char_p, []),
         "latte_last_error": (c_char_p, []),
         "latte_open": (c_int32, [c_char_p, POINTER(c_void_p)]),
+        "latte_open_with_base": (c_int32, [c_char_p, c_char_p, POINTER(c_void_p)]),
         "latte_close": (None, [c_void_p]),
         "latte_tensor_count": (c_int64, [c_void_p]),
         "latte_tensor_info": (c_int32, [c_void_p, c_int64, POINTER(c_char_p), POINTER(c_char_p), POINTER(c_int32),

@@ -44,6 +44,9 @@ struct ChunkContents {
                 single.section = section
                 single.checksum = 0
                 single.chunks = [c]
+                // The template may be a base reference: this one is stored, in the file.
+                single.base = nil
+                single.twinBase = nil
                 let collected = Collected()
                 // The checksum (0) never matches: `stream` throws after the sink has the bytes.
                 _ = try? file.stream([single], sink: { _, b in collected.set(Array(b)) }) { _, _ in }

@@ -1,3 +1,4 @@
+import FuzzSupport
 import LatteCore
 import LatteFormat
 
@@ -24,6 +25,16 @@ struct LatteImage {
         let n = bytes.loadUnaligned(fromByteOffset: t + 8, as: UInt64.self).littleEndian
         guard m >= UInt64(headerSize), m <= UInt64(t), n == UInt64(t) - m else { return nil }
         guard let json = try? JSON.parse(UnsafeRawBufferPointer(rebasing: bytes[Int(m) ..< t])) else { return nil }
+        // A compressed manifest (FORMAT.md 4a, the writer's default): its envelope has no
+        // tensors to mutate, so the file is taken apart at its frame instead, with the
+        // manifest the reader decodes (the file then goes back together with a plain one).
+        if let frame = json["manifest"]?["offset"]?.intValue {
+            guard frame >= headerSize, frame <= Int(m),
+                  let file = try? LatteFile(path: writeInputFile(bytes, tag: "latte-image")) else { return nil }
+            front = Array(bytes[0 ..< frame])
+            manifest = file.manifest.json
+            return
+        }
         front = Array(bytes[0 ..< Int(m)])
         manifest = json
     }

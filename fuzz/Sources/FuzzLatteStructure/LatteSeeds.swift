@@ -34,6 +34,8 @@ enum LatteSeeds {
         options.threads = 1
         options.chunkSize = r.pick([64, 128, 256, 1024, 4096])
         options.codec = CodecOptions(level: 1)
+        // A plain manifest, which the mutator edits as it is (LatteImage opens compressed ones).
+        options.compressManifest = false
         if r.chance(30) {
             let blob = dir + "/run.json"
             guard write(Array("{\"steps\": 2, \"guidance\": 1.0}".utf8) + r.bytes(r.below(300)), to: blob) else { return nil }

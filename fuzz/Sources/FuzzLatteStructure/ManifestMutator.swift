@@ -5,7 +5,8 @@ import LatteCore
 /// tell: sizes at integer boundaries, plane lengths that overflow when summed, chunks that
 /// alias or overlap other chunks, repeated chunks and tensors (more decoded bytes than stored
 /// bytes, several batches per stream), shapes and ranks, names with NUL, lone surrogates,
-/// terminal escapes or `__metadata__`, codecs and widths, duplicate entries and keys.
+/// terminal escapes or `__metadata__`, codecs and widths, duplicate entries and keys, base
+/// references (BaseReferenceMutation.swift).
 /// After a mutation the touched entries are made consistent again where that is cheap
 /// (`nbytes` and a flat `shape` from the chunks, `xxh64` from the decoded chunks), so the
 /// parser's simple checks pass and the code behind them runs.
@@ -20,7 +21,7 @@ struct ManifestMutator {
     static let maxNewChunks = 8192
 
     mutating func mutate() {
-        switch r.below(20) {
+        switch r.below(21) {
         case 0, 1: boundaryNumber()
         case 2: planeLengths()
         case 3, 4: aliasChunk()
@@ -37,6 +38,7 @@ struct ManifestMutator {
         case 16: retype()
         case 17: metadata()
         case 18: sections()
+        case 19: reference()
         default: BombChunk.add(&self)
         }
     }

@@ -7,7 +7,8 @@ import LatteFormat
 // `.latte` files, structure-aware: the custom mutator (CustomMutator.swift) edits the
 // manifest as JSON and re-signs the trailer and the tensor checksums, or damages chunk
 // payloads behind a valid manifest; each input is then opened, read, verified and exported
-// with the reader's real thread count (LatteChecks.swift).
+// with the reader's real thread count (LatteChecks.swift); a file with base references
+// again against a base of its own stored tensors (BaseChecks.swift).
 //
 // `FuzzLatteStructure --write-seeds DIR N` writes N fresh valid files (seed 1, 2, …) and exits.
 let arguments = CommandLine.arguments
@@ -29,4 +30,5 @@ runFuzzer { bytes in
     let path = writeInputFile(bytes, tag: "latte-structure")
     guard let file = try? LatteFile(path: path) else { return }
     LatteChecks.run(file, exportDir: exportDir)
+    BaseChecks.run(file, exportDir: exportDir)
 }
