@@ -118,7 +118,7 @@ enum BaseMatcher {
     /// `body(i)` for i in 0 ..< n on up to `threads` threads, the results in order of i; the
     /// first error (by i) is rethrown once every worker has stopped.
     private static func parallelMap<T>(_ n: Int, threads: Int, _ body: (Int) throws -> T) throws -> [T] {
-        let results = ResultSlots<T>(n)
+        let results = Slots<Result<T, any Error>>(n)
         let next = HeapMutex(0)
         withoutActuallyEscaping(body) { body in
             // nonisolated(unsafe): the workers call `body` at once; it only reads the
@@ -131,31 +131,11 @@ enum BaseMatcher {
                         return v
                     }
                     guard i < n else { return }
-                    results.set(i, Result { try body(i) })
+                    results[i] = Result { try body(i) }
                 }
             }
         }
-        return try (0 ..< n).map { try results.get($0) }
+        return try (0 ..< n).map { try results[$0]!.get() }
     }
 }
 
-/// One result slot per job. Unchecked Sendable: each slot is written by exactly one worker
-/// and read only after `concurrentPerform` has returned, which orders the writes first.
-private final class ResultSlots<T>: @unchecked Sendable {
-    private let slots: UnsafeMutablePointer<Result<T, any Error>?>
-    private let count: Int
-
-    init(_ n: Int) {
-        count = n
-        slots = .allocate(capacity: max(n, 1))
-        slots.initialize(repeating: nil, count: n)
-    }
-
-    deinit {
-        slots.deinitialize(count: count)
-        slots.deallocate()
-    }
-
-    func set(_ i: Int, _ r: Result<T, any Error>) { slots[i] = r }
-    func get(_ i: Int) throws -> T { try slots[i]!.get() }
-}
