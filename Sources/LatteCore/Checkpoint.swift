@@ -88,6 +88,13 @@ public final class Checkpoint: TensorStore, Sendable {
     public func copiedBytes(of entry: TensorEntry) -> Int? {
         entry.isContiguous ? 0 : entry.dtype.byteCount(elements: entry.elementCount)
     }
+
+    /// Hands the pages of tensor `e`'s stored bytes back to the kernel when they lie in a file
+    /// map (a read-only private map: they are read again from the file if touched, and stay in
+    /// the page cache); memory's pages are kept, as they would be lost.
+    public func releasePages(of e: TensorEntry) {
+        if let file = files[e.file] as? MappedFile { file.advise(e.storageOffset, e.storageLength, .drop) }
+    }
 }
 
 extension TensorEntry: StoredTensor {}

@@ -82,14 +82,14 @@ enum BaseMatcher {
             try read(c, e, r).withUnsafeBytes { x.update($0) }
             at = r.upperBound
         }
-        release(c, e)
+        c.releasePages(of: e)
         return x.finalize()
     }
 
     /// The SHA-256 of `ea`'s bytes when `eb` holds the same bytes, else nil (one pass over both).
     private static func sha256IfEqual(_ a: Checkpoint, _ ea: TensorEntry, _ b: Checkpoint, _ eb: TensorEntry) throws -> String? {
         guard ea.byteCount == eb.byteCount else { return nil }
-        defer { release(a, ea); release(b, eb) }
+        defer { a.releasePages(of: ea); b.releasePages(of: eb) }
         var sha = SHA256()
         var at = 0
         while at < ea.byteCount {
@@ -108,11 +108,6 @@ enum BaseMatcher {
 
     private static func read(_ c: Checkpoint, _ e: TensorEntry, _ r: Range<Int>) throws -> TensorBytes {
         do { return try c.bytes(of: e, range: r) } catch { throw LocatedError(path: c.files[e.file].path, error) }
-    }
-
-    /// Drops a tensor's pages from the resident set (they stay in the page cache).
-    private static func release(_ c: Checkpoint, _ e: TensorEntry) {
-        if let f = c.files[e.file] as? MappedFile { f.advise(e.storageOffset, e.storageLength, .drop) }
     }
 
     /// `body(i)` for i in 0 ..< n on up to `threads` threads, the results in order of i; the

@@ -73,9 +73,7 @@ extension LatteFile {
         for t in manifest.tensors {
             guard let ref = t.base else { continue }
             _ = try baseBytes(ref, for: t.name)
-            if let base, let e = base.tensor(named: ref.name), let f = base.files[e.file] as? MappedFile {
-                f.advise(e.storageOffset, e.storageLength, .drop)
-            }
+            if let base, let e = base.tensor(named: ref.name) { base.releasePages(of: e) }
             n += 1
         }
         return n
@@ -127,8 +125,6 @@ extension LatteFile {
             }
         }
         // The base's pages go from our resident set once read (they stay in the page cache).
-        if let base, let e = base.tensor(named: ref.name), let f = base.files[e.file] as? MappedFile {
-            f.advise(e.storageOffset, e.storageLength, .drop)
-        }
+        if let base, let e = base.tensor(named: ref.name) { base.releasePages(of: e) }
     }
 }

@@ -505,8 +505,7 @@ private final class Job {
                                      role: item.placement?.role.rawValue, group: item.placement?.group, layer: item.placement?.layer,
                                      checksum: o.hash.finalize(), chunks: o.chunks,
                                      twin: o.chunks.contains(where: \.xorTwin) ? o.twin : nil)
-            // Only a file map's pages can go: they are read again from the file if touched.
-            if let file = c.files[e.file] as? MappedFile { file.advise(e.storageOffset, e.storageLength, .drop) }
+            c.releasePages(of: e)
         case let .blob(b):
             let f = o.holder as! MappedFile
             blobs[b] = LatteBlob(name: options.embeddedFiles[b].name, section: item.section, nbytes: f.size,

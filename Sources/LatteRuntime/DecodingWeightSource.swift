@@ -39,7 +39,8 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
     /// when its chunks do not hold whole elements: the larger of the two.
     public func readScratchBytes(_ name: String) -> Int? {
         guard let t = store.tensor(named: name) else { return 0 }
-        guard let copy = store.copiedBytes(of: t), copy != 0 else { return store.copiedBytes(of: t) }
+        let copy = store.copiedBytes(of: t)
+        guard let copy, copy != 0 else { return copy }
         return store.streamBytes([t]).map { max($0, copy) }
     }
 
