@@ -6,8 +6,9 @@ in one script, the runs of each comparison interleaved (ABBA), medians quoted.
 Per file: converts it (cached beside, in bench/work/), checks bit-exactness, times
 load_file warm and cold (both files evicted with posix_fadvise(DONTNEED) before each cold
 run) against safetensors.torch.load_file, ZipNN's decompression of the same bytes with the
-same threads (when zipnn is installed), get_group(k) against the whole file (files with
-groups), and the peak RSS of load_file in a fresh process against the tensors' bytes.
+same threads (when zipnn is installed; in this process, and as one load in a fresh process),
+get_group(k) against the whole file (files with groups), and the peak RSS of load_file in a
+fresh process against the tensors' bytes.
 """
 import os
 import statistics
@@ -130,11 +131,57 @@ def bench_zipnn(out, source, nbytes, reps):
           f"({len(data) / zt / 1e9:.2f} GB/s, round trip {'exact' if exact else 'NOT exact'}); latte.load_file {lt:.3f}s "
           f"({nbytes / lt / 1e9:.2f} GB/s): latte {zt / lt * nbytes / len(data):.2f}x zipnn's throughput")
     ndata = len(data)
+    packed_path = out + ".zipnn"
+    with open(packed_path, "wb") as f:
+        f.write(packed)
     del data, packed
     ft, lt = abba(lambda: fresh_fill(nbytes), lambda: latte.load_file(out, threads=THREADS), reps)
     print(f"floor: writing {nbytes / 1e9:.2f} GB into fresh memory ({THREADS} threads) {ft:.3f}s ({nbytes / ft / 1e9:.2f} GB/s), "
           f"which any decoder's output costs here; per byte, latte.load_file takes {lt / ft:.2f}x that, "
           f"zipnn {zt / ndata / (ft / nbytes):.2f}x")
+    try:
+        bench_fresh_process(out, packed_path, dtype, nbytes, ndata, max(reps, 5))
+    finally:
+        os.unlink(packed_path)
+
+
+# One load in a new process, the way a program loads its weights once: every output byte
+# lands in memory the process has never touched. Timed around the call alone (imports and
+# ZipNN's read of its compressed file are outside), with the call's user and system time.
+ONE_LOAD = """
+import resource, sys, time
+which, path, dtype, threads = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+import torch, latte
+if which == "zipnn":
+    import zipnn
+    packed = open(path, "rb").read()
+    z = zipnn.ZipNN(input_format="byte", bytearray_dtype=dtype, threads=threads)
+    run = lambda: z.decompress(packed)
+else:
+    run = lambda: latte.load_file(path, threads=threads)
+r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+out = run()
+t1, r1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+print(t1 - t0, r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime)
+"""
+
+
+def one_load(which, path, dtype):
+    r = subprocess.run([sys.executable, "-c", ONE_LOAD, which, path, dtype, str(THREADS)], capture_output=True, text=True, check=True)
+    return tuple(map(float, r.stdout.split()))
+
+
+def bench_fresh_process(out, packed_path, dtype, nbytes, ndata, reps):
+    runs = {"latte": [], "zipnn": []}
+    for i in range(reps):
+        for which in (("latte", "zipnn") if i % 2 == 0 else ("zipnn", "latte")):
+            runs[which].append(one_load(which, out if which == "latte" else packed_path, dtype))
+    med = {k: [statistics.median(r[j] for r in v) for j in range(3)] for k, v in runs.items()}
+    (lw, lu, ls), (zw, zu, zs) = med["latte"], med["zipnn"]
+    ratio = zw / lw * nbytes / ndata
+    print(f"one load in a fresh process ({reps} each, ABBA): latte {lw:.3f}s ({nbytes / lw / 1e9:.2f} GB/s; user {lu:.3f}s, "
+          f"system {ls:.3f}s), zipnn {zw:.3f}s ({ndata / zw / 1e9:.2f} GB/s; user {zu:.3f}s, system {zs:.3f}s): "
+          f"latte {ratio:.2f}x zipnn's throughput")
 
 
 def fresh_fill(n):

@@ -60,6 +60,7 @@ extension LatteFile {
         file.advise(c.offset, c.length, .populate)
         defer { file.advise(c.offset, c.length, .drop) }
         let out = UnsafeMutableRawBufferPointer(rebasing: buffers[i][at ..< at + c.raw])
+        advise(UnsafeRawBufferPointer(out), .populateWrite)
         do {
             try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]),
                                   into: out, scratch: scratch(0, maxRaw))
