@@ -1,4 +1,5 @@
 import LatteCore
+import LatteFormat
 import LatteSystem
 
 // The last error of the calling thread: a thread-local C string, so concurrent calls on one
@@ -49,10 +50,22 @@ func guarded(_ failure: (any Error) -> Status, _ body: () throws -> Void) -> Int
         setLastError(e.message)
         return e.status.rawValue
     } catch {
-        setLastError(String(describing: error))
+        setLastError(message(of: error))
         return failure(error).rawValue
     }
 }
+
+/// The CLI's message for `error`, except that a missing base is asked for the C way.
+func message(of error: any Error) -> String {
+    if let located = error as? LocatedError, let missing = located.underlying as? BaseReadError, case .baseNeeded = missing {
+        let s = located.path + ": " + (located.tensor.map { "tensor '\($0)': " } ?? "")
+        return s + missing.description(howToGiveTheBase: baseHint)
+    }
+    return String(describing: error)
+}
+
+/// How a C caller gives the base; the Python package rewords exactly this phrase.
+let baseHint = "open the file with latte_open_with_base"
 
 /// A misuse of the ABI (a null pointer, an index out of range, a buffer of the wrong size)
 /// or a name that is not there.

@@ -11,9 +11,13 @@ public enum BaseReadError: Error, Equatable, CustomStringConvertible {
     case baseTensorDiffers(tensor: String, baseName: String, expected: UInt64, found: UInt64)
     case sha256Mismatch(tensor: String, baseName: String, expected: String, found: String)
 
-    public var description: String {
+    public var description: String { description(howToGiveTheBase: "pass --base") }
+
+    /// The message, with `howToGiveTheBase` (the CLI's "pass --base") saying how a caller of
+    /// this front end gives the base: the C library and the Python package name their own.
+    public func description(howToGiveTheBase: String) -> String {
         switch self {
-        case let .baseNeeded(t, base): "tensor '\(t)' is stored in the base; pass --base (the base is \(base))"
+        case let .baseNeeded(t, base): "tensor '\(t)' is stored in the base; \(howToGiveTheBase) (the base is \(base))"
         case let .baseLacksTensor(t, n, f): "tensor '\(t)' is stored in the base as '\(n)', which the base \(f) does not have"
         case let .baseTensorShape(t, n, e, f): "tensor '\(t)' is stored in the base as '\(n)', \(e); the base's is \(f)"
         case let .baseTensorDiffers(t, n, e, f):

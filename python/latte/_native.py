@@ -66,7 +66,12 @@ def _load():
 lib = _load()
 
 
+# The library asks for a missing base the C way; a Python caller passes base= instead.
+_C_BASE_HINT, _PY_BASE_HINT = "; open the file with latte_open_with_base (", "; pass base= to safe_open or load_file ("
+
+
 def check(status):
     """Raises LatteError with the calling thread's last message unless status is LATTE_OK."""
     if status != 0:
-        raise LatteError(lib.latte_last_error().decode("utf-8", "replace"), status)
+        message = lib.latte_last_error().decode("utf-8", "replace")
+        raise LatteError(message.replace(_C_BASE_HINT, _PY_BASE_HINT, 1), status)

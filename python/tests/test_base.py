@@ -59,9 +59,10 @@ def test_without_the_base_references_name_it(based):
         assert "model.norm.weight" in f.keys()
         # A tensor stored in the file reads without the base.
         assert f.get_tensor("gen.layers.0.mlp.up_proj.weight").size > 0
-        with pytest.raises(latte.LatteError, match="is stored in the base; pass --base"):
+        with pytest.raises(latte.LatteError, match=r"tensor 'model\.norm\.weight' is stored in the base; "
+                           r"pass base= to safe_open or load_file \(the base is "):
             f.get_tensor("model.norm.weight")
-    with pytest.raises(latte.LatteError, match="is stored in the base"):
+    with pytest.raises(latte.LatteError, match="is stored in the base; pass base= to safe_open or load_file"):
         latte.load_file(path, framework="np")
 
 
