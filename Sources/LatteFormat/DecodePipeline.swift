@@ -43,7 +43,8 @@ struct DecodePlan {
     /// The largest chunk's raw size (each thread's scratch).
     var maxRaw: Int
     var threads: Int
-    /// Whether some chunk is a twin delta (each thread then holds a second scratch buffer).
+    /// Whether some chunk is a twin delta whose twin's chunk is decoded on its own (each thread
+    /// then holds a second scratch buffer).
     var hasDeltas: Bool
 
     /// Batches of at most 4 chunks per thread and at most `LatteLayout.decodeBatchBytes`
@@ -60,8 +61,10 @@ struct DecodePlan {
         let replicaOf = pairTwins ? Self.pairs(tensors) : [:]
         let paired = Set(replicaOf.values)
         // A twin delta decodes the twin's chunk into a second scratch buffer per thread,
-        // unless that twin's chunk is decoded beside it.
-        hasDeltas = tensors.indices.contains { i in !paired.contains(i) && tensors[i].chunks.contains(where: \.xorTwin) }
+        // unless that twin's chunk is decoded beside it or the twin lies in the base (read in place).
+        hasDeltas = tensors.indices.contains { i in
+            !paired.contains(i) && tensors[i].twinBase == nil && tensors[i].chunks.contains(where: \.xorTwin)
+        }
         let perThread = max(maxRaw, 1) * (hasDeltas ? 2 : 1)
         threads = max(1, min(requested, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / perThread))
         var starts: [Int] = []

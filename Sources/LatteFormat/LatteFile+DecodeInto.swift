@@ -25,8 +25,9 @@ extension LatteFile {
         let jobs = InPlaceJob.plan(tensors)
         let maxRaw = jobs.lazy.map { tensors[$0.tensor].chunks[$0.chunk].raw }.max() ?? 0
         // Scratch per thread: one chunk, and a second for a twin's chunk when a delta's twin
-        // is not among the tensors read (else the twin's decoded chunk is used in place).
-        let unpaired = jobs.contains { j in j.replica == nil && tensors[j.tensor].chunks[j.chunk].xorTwin }
+        // is neither among the tensors read (its decoded chunk is then used in place) nor in
+        // the base (read in place too).
+        let unpaired = jobs.contains { j in j.replica == nil && twins[j.tensor] == nil && tensors[j.tensor].chunks[j.chunk].xorTwin }
         let perThread = unpaired ? 2 * max(maxRaw, 1) : max(maxRaw, 1)
         let n = max(1, min(threads, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / perThread, jobs.count))
         let work = InPlaceWork(jobs.count)

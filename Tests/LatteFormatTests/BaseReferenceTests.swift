@@ -236,6 +236,8 @@ import LatteTestSupport
             var buffer = [UInt8](repeating: 0, count: replica.count)
             try buffer.withUnsafeMutableBytes { try file.decode([g], into: [$0], threads: 2) }
             #expect(buffer == replica)
+            // The twin is read in place from the base: no thread holds a twin's scratch chunk.
+            #expect(!DecodePlan([g], requestedThreads: 2).hasDeltas)
             try SafetensorsExport.export(file, to: dir.file("back.safetensors"))
             #expect(readFile(dir.file("back.safetensors")) == readFile(src))
             // Without the base, the delta chunks cannot be read either: the base is named.
