@@ -12,7 +12,7 @@ PY := $(PYVENV)/bin/python
 APT_PACKAGES := libzstd-dev libjson-c-dev libopenblas-dev libssl-dev pkg-config zstd
 DEMO := fixtures/models/tiny
 
-.PHONY: all deps build pyvenv demo test python-test bench fuzz clean
+.PHONY: all deps build pyvenv demo test python-test bench fuzz sanitize clean
 
 all: build
 
@@ -78,8 +78,12 @@ python-test: pyvenv
 fuzz: deps
 	bash fuzz/run.sh
 
+# The threaded read paths' test suites under ThreadSanitizer and AddressSanitizer (minutes each).
+sanitize: deps
+	bash fuzz/sanitize.sh
+
 bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build .build-fuzz .build-thread .build-address

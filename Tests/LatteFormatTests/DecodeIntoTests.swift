@@ -1,6 +1,8 @@
+import Dispatch
 import Testing
 import LatteCore
 import LatteReaders
+import LatteSystem
 @testable import LatteFormat
 import LatteTestSupport
 
@@ -55,6 +57,50 @@ import LatteTestSupport
         try file.decode(file.tensors, into: buffers, threads: threads)
         for (t, b) in zip(file.tensors, buffers) {
             #expect(Array(UnsafeRawBufferPointer(b)) == (t.name == gen.name ? replica : twin), "\(t.name)")
+        }
+    }
+
+    /// Concurrent reads of one open file (the C library's promise) with a damaged chunk: for
+    /// every chunk of the pair in turn, four threads at once read both tensors (twin chunks
+    /// paired with the replica's) on two threads each, and the twin alone. Each read that
+    /// touches the damage fails naming a tensor of the pair; the others give the bytes. Run
+    /// under ThreadSanitizer and AddressSanitizer by `fuzz/sanitize.sh`.
+    @Test func concurrentReadsOfADamagedFileFailCleanly() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let (twin, replica) = TwinDeltaTests.pair(.bf16, count: 4096, flips: 2, seed: 21)
+        let clean = try TwinDeltaTests.write(dir, .bf16, count: 4096, twin: twin, replica: replica, deltas: true)
+        let bytes = readFile(clean.path)
+        let targets = clean.tensors.enumerated().flatMap { i, t in t.chunks.indices.map { (i, $0) } }
+        #expect(targets.count >= 8 && clean.tensors[1].chunks.contains { $0.xorTwin }, "several chunks, some deltas")
+        for (i, k) in targets {
+            let c = clean.tensors[i].chunks[k]
+            var damaged = bytes
+            damaged[c.offset + c.length / 2] ^= 0x5A
+            let path = dir.file("bad-\(i)-\(k).latte")
+            writeFile(path, damaged)
+            let file = try LatteFile(path: path)
+            let outcomes = HeapMutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { r in
+                let read = r % 2 == 0 ? file.tensors : [file.tensors[0]]
+                let buffers = read.map { UnsafeMutableRawBufferPointer.allocate(byteCount: $0.nbytes, alignment: 64) }
+                defer { for b in buffers { b.deallocate() } }
+                let outcome: String
+                do {
+                    try file.decode(read, into: buffers, threads: 2)
+                    let right = zip(read, buffers).allSatisfy { t, b in Array(UnsafeRawBufferPointer(b)) == (t.name == "gen.layers.0.w" ? replica : twin) }
+                    outcome = right ? "ok \(read.count)" : "wrong bytes"
+                } catch let e as LocatedError {
+                    outcome = e.description.hasPrefix("\(path): tensor '") ? "named \(read.count)" : "unnamed: \(e)"
+                } catch {
+                    outcome = "other: \(error)"
+                }
+                outcomes.withLock { $0.append(outcome) }
+            }
+            let seen = outcomes.withLock { $0 }
+            // Damage in the twin fails every read; in the replica, only the reads of both.
+            let expected = i == 0 ? ["named 1", "named 1", "named 2", "named 2"] : ["named 2", "named 2", "ok 1", "ok 1"]
+            #expect(seen.sorted() == expected, "tensor \(i) chunk \(k): \(seen)")
         }
     }
 }
