@@ -39,6 +39,9 @@ public enum LatteLayout {
     /// at the online cores). Slabs and scratch together: at most 256 MiB, whatever the file or
     /// `--threads` says.
     public static let decodeScratchBytes = 128 << 20
+    /// Stored bytes after which decoding into caller buffers hands the pages it has read back
+    /// to the kernel, one block of consecutive chunks at a time (`StoredPageRelease`).
+    public static let releaseBlockBytes = 8 << 20
     /// Readers refuse manifests larger than this before reading them.
     public static let maxManifestSize = 512 << 20
     /// Readers refuse more tensors, chunks per tensor, or sections than this.

@@ -104,3 +104,40 @@ import LatteTestSupport
         }
     }
 }
+
+/// `StoredPageRelease`: stored pages go back a block of consecutive jobs at a time, once
+/// every job of the block is done, with neighbouring ranges joined into one call.
+@Suite struct StoredPageReleaseTests {
+    final class Calls: @unchecked Sendable {
+        let lock = HeapMutex<[Range<Int>]>([])
+        var all: [Range<Int>] { lock.withLock { $0 } }
+    }
+
+    @Test func blocksCloseAtTheirBytesAndReleaseWhenTheirLastJobIsDone() {
+        let calls = Calls()
+        // Jobs of 100 stored bytes, 64 bytes apart as aligned chunks are; blocks of 250 bytes.
+        let jobs = (0 ..< 7).map { k in [k * 164 ..< k * 164 + 100] }
+        let release = StoredPageRelease(jobs: jobs, blockBytes: 250) { r in calls.lock.withLock { $0.append(r) } }
+        #expect(release.blockOf == [0, 0, 0, 1, 1, 1, 2])
+        #expect(release.ranges == [[0 ..< 428], [492 ..< 920], [984 ..< 1084]])
+        // Out of order, as workers finish: nothing goes until a block's last job is done.
+        release.finished(1)
+        release.finished(3)
+        release.finished(0)
+        #expect(calls.all.isEmpty)
+        release.finished(2)
+        #expect(calls.all == [0 ..< 428])
+        // A read that stopped at an error: its open blocks go too, each once.
+        release.finished(5)
+        release.releaseUnfinished()
+        #expect(calls.all == [0 ..< 428, 492 ..< 920, 984 ..< 1084])
+    }
+
+    @Test func distantRangesStaySeparate() {
+        #expect(StoredPageRelease.joined([]) == [])
+        #expect(StoredPageRelease.joined([5000 ..< 6000, 0 ..< 100, 100 ..< 200]) == [0 ..< 6000])
+        #expect(StoredPageRelease.joined([0 ..< 100, (1 << 16) + 100 ..< (1 << 16) + 200]) == [0 ..< 100, (1 << 16) + 100 ..< (1 << 16) + 200])
+        // A twin's chunk read beside the replica's, far away in the shared section.
+        #expect(StoredPageRelease.joined([10 << 20 ..< (10 << 20) + 500, 0 ..< 500, 600 ..< 900]) == [0 ..< 900, 10 << 20 ..< (10 << 20) + 500])
+    }
+}
