@@ -311,12 +311,12 @@ final class DecodeBatch: Sendable {
     }
 
     /// Sorted ranges with those that touch or overlap joined (chunks of a tensor usually sit
-    /// end to end). A file whose chunks are scattered gets one range per chunk rather than one
-    /// span over everything between them.
-    static func merged(_ ranges: [Range<Int>]) -> [Range<Int>] {
+    /// end to end), and those at most `gap` bytes apart. A file whose chunks are scattered
+    /// gets one range per chunk rather than one span over everything between them.
+    static func merged(_ ranges: [Range<Int>], within gap: Int = 0) -> [Range<Int>] {
         var out: [Range<Int>] = []
         for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if let last = out.last, r.lowerBound <= last.upperBound {
+            if let last = out.last, r.lowerBound - last.upperBound <= gap {
                 out[out.count - 1] = last.lowerBound ..< max(last.upperBound, r.upperBound)
             } else {
                 out.append(r)

@@ -143,7 +143,7 @@ struct InPlaceJob {
 final class StoredPageRelease: Sendable {
     /// Per job, its block.
     let blockOf: [Int]
-    /// Per block, its jobs' stored ranges, joined (`joined`).
+    /// Per block, its jobs' stored ranges, joined where under 64 KiB apart.
     let ranges: [[Range<Int>]]
     /// Per block, the jobs not finished yet.
     private let remaining: HeapMutex<[Int]>
@@ -156,7 +156,10 @@ final class StoredPageRelease: Sendable {
         var blockOf: [Int] = [], ranges: [[Range<Int>]] = [], counts: [Int] = []
         var open: [Range<Int>] = [], bytes = 0, count = 0
         func close() {
-            ranges.append(Self.joined(open))
+            // Consecutive chunks sit end to end but for their 64-byte alignment, and one call
+            // per block is the point: ranges under 64 KiB apart are joined. A page of such a
+            // gap that another read is using is read again from the file if touched.
+            ranges.append(DecodeBatch.merged(open, within: (1 << 16) - 1))
             counts.append(count)
             open = []; bytes = 0; count = 0
         }
@@ -176,21 +179,6 @@ final class StoredPageRelease: Sendable {
     /// Releases the pages of `file`'s map.
     convenience init(file: MappedFile, jobs: [[Range<Int>]]) {
         self.init(jobs: jobs) { r in file.advise(r.lowerBound, r.count, .drop) }
-    }
-
-    /// `ranges` sorted, with those less than 64 KiB apart joined: consecutive chunks sit end
-    /// to end but for their 64-byte alignment, and one call per block is the point. A page of
-    /// a gap another read is using is read again from the file if touched: only time is lost.
-    static func joined(_ ranges: [Range<Int>]) -> [Range<Int>] {
-        var out: [Range<Int>] = []
-        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
-            if let last = out.last, r.lowerBound - last.upperBound < 1 << 16 {
-                out[out.count - 1] = last.lowerBound ..< max(last.upperBound, r.upperBound)
-            } else {
-                out.append(r)
-            }
-        }
-        return out
     }
 
     /// Job `job` is done (decoded or failed); the last of its block releases the block's pages.

@@ -133,11 +133,14 @@ import LatteTestSupport
         #expect(calls.all == [0 ..< 428, 492 ..< 920, 984 ..< 1084])
     }
 
-    @Test func distantRangesStaySeparate() {
-        #expect(StoredPageRelease.joined([]) == [])
-        #expect(StoredPageRelease.joined([5000 ..< 6000, 0 ..< 100, 100 ..< 200]) == [0 ..< 6000])
-        #expect(StoredPageRelease.joined([0 ..< 100, (1 << 16) + 100 ..< (1 << 16) + 200]) == [0 ..< 100, (1 << 16) + 100 ..< (1 << 16) + 200])
+    @Test func rangesUnder64KiBApartAreJoined() {
+        let gap = (1 << 16) - 1
+        #expect(DecodeBatch.merged([], within: gap) == [])
+        #expect(DecodeBatch.merged([5000 ..< 6000, 0 ..< 100, 100 ..< 200], within: gap) == [0 ..< 6000])
+        #expect(DecodeBatch.merged([0 ..< 100, (1 << 16) + 100 ..< (1 << 16) + 200], within: gap) == [0 ..< 100, (1 << 16) + 100 ..< (1 << 16) + 200])
         // A twin's chunk read beside the replica's, far away in the shared section.
-        #expect(StoredPageRelease.joined([10 << 20 ..< (10 << 20) + 500, 0 ..< 500, 600 ..< 900]) == [0 ..< 900, 10 << 20 ..< (10 << 20) + 500])
+        #expect(DecodeBatch.merged([10 << 20 ..< (10 << 20) + 500, 0 ..< 500, 600 ..< 900], within: gap) == [0 ..< 900, 10 << 20 ..< (10 << 20) + 500])
+        // Without a gap, only touching ranges join (the streaming pipeline's batches).
+        #expect(DecodeBatch.merged([0 ..< 100, 100 ..< 200, 201 ..< 300]) == [0 ..< 200, 201 ..< 300])
     }
 }
