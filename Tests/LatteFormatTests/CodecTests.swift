@@ -117,6 +117,24 @@ import LatteTestSupport
         }
     }
 
+    /// Each thread reuses one decompression context: a frame that failed halfway leaves
+    /// nothing behind for the next frame decoded on that thread.
+    @Test func aFailedZstdFrameLeavesNothingForTheNext() throws {
+        let a = makeBytes(.f32, count: 20000, pattern: .weights, seed: 3), b = makeBytes(.f32, count: 20000, pattern: .weights, seed: 4)
+        let za = a.withUnsafeBytes { Zstd.compress($0, .init(level: 3)) }!, zb = b.withUnsafeBytes { Zstd.compress($0, .init(level: 3)) }!
+        var out = [UInt8](repeating: 0, count: a.count)
+        for cut in [za.count / 3, za.count / 2, za.count - 1] {
+            var damaged = za
+            damaged[cut] ^= 0xA5
+            // The same thread: the damaged frame (refused, or decoded to other bytes) then b.
+            _ = try? damaged.withUnsafeBytes { s in try out.withUnsafeMutableBytes { try Zstd.decompress(s, into: $0) } }
+            try zb.withUnsafeBytes { s in try out.withUnsafeMutableBytes { try Zstd.decompress(s, into: $0) } }
+            #expect(out == b, "after damage at \(cut)")
+        }
+        try za.withUnsafeBytes { s in try out.withUnsafeMutableBytes { try Zstd.decompress(s, into: $0) } }
+        #expect(out == a)
+    }
+
     /// The estimate picks raw for random planes and an entropy coder for exponent planes.
     @Test func planeChoiceFollowsEntropy() {
         let random = makeBytes(.bf16, count: 8192, pattern: .random, seed: 1)
