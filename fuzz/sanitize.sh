@@ -7,7 +7,7 @@
 #   fuzz/sanitize.sh [thread|address]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SUITES='DecodeIntoTests|TwinDeltaTests|StreamLifetimeTests|BaseReferenceTests|CorruptionTests|LatteFileRunTests|MemoryBudgetTests|ChunkBoundsTests'
+SUITES='DecodeIntoTests|StoredPageReleaseTests|CodecTests|TwinDeltaTests|StreamLifetimeTests|BaseReferenceTests|CorruptionTests|LatteFileRunTests|MemoryBudgetTests|ChunkBoundsTests'
 # Swift's backtracer reads memory the sanitizers watch; they print their own reports.
 export SWIFT_BACKTRACE=enable=no
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1}"
