@@ -58,10 +58,15 @@ func guarded(_ failure: (any Error) -> Status, _ body: () throws -> Void) -> Int
 /// The CLI's message for `error`, except that a missing base is asked for the C way.
 func message(of error: any Error) -> String {
     if let located = error as? LocatedError, let missing = located.underlying as? BaseReadError, case .baseNeeded = missing {
-        let s = located.path + ": " + (located.tensor.map { "tensor '\($0)': " } ?? "")
-        return s + missing.description(howToGiveTheBase: baseHint)
+        let reworded = Reworded(description: missing.description(howToGiveTheBase: baseHint))
+        return String(describing: LocatedError(path: located.path, tensor: located.tensor, reworded))
     }
     return String(describing: error)
+}
+
+/// An error's message in other words, located like the original.
+private struct Reworded: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// How a C caller gives the base; the Python package rewords exactly this phrase.
