@@ -8,62 +8,55 @@ import LatteTestSupport
 /// or multiplied are refused at open with an error naming the entry, never a trap. Each file
 /// is a valid one with its manifest rewritten and the trailer signed again.
 @Suite struct ManifestArithmeticTests {
-    struct Edit: CustomTestStringConvertible, Sendable {
-        var name: String
-        var expected: String
-        var apply: @Sendable (inout LatteManifest) -> Void
-        var testDescription: String { name }
-    }
-
-    static let edits: [Edit] = [
+    static let edits: [ManifestEdit] = [
         // The plane lengths of issue 10: four lengths near Int.max sum past it.
-        Edit(name: "plane lengths sum past Int.max", expected: "plane lengths sum past the chunk's") { m in
+        ManifestEdit(name: "plane lengths sum past Int.max", expected: "plane lengths sum past the chunk's") { m in
             for k in 0 ..< 4 { m.tensors[0].chunks[0].planes[k] = PlaneEntry(codec: .rans32, length: Int.max / 2 + 1) }
         },
-        Edit(name: "one plane takes the whole chunk, the next Int.max", expected: "plane lengths sum past the chunk's") { m in
+        ManifestEdit(name: "one plane takes the whole chunk, the next Int.max", expected: "plane lengths sum past the chunk's") { m in
             let length = m.tensors[0].chunks[0].length
             m.tensors[0].chunks[0].planes = [PlaneEntry(codec: .rans32, length: length), PlaneEntry(codec: .rans32, length: Int.max),
                                              PlaneEntry(codec: .rans32, length: Int.max - length + 2), PlaneEntry(codec: .rans32, length: 1)]
         },
-        Edit(name: "chunk offset near Int.max", expected: "lies outside its section") { m in
+        ManifestEdit(name: "chunk offset near Int.max", expected: "lies outside its section") { m in
             m.tensors[0].chunks[1].offset = Int.max - 10
         },
-        Edit(name: "chunk length Int.max", expected: "lies outside its section") { m in
+        ManifestEdit(name: "chunk length Int.max", expected: "lies outside its section") { m in
             m.tensors[0].chunks[1].length = Int.max
         },
-        Edit(name: "chunk raw size Int.max", expected: "raw bytes") { m in
+        ManifestEdit(name: "chunk raw size Int.max", expected: "raw bytes") { m in
             m.tensors[0].chunks[23].raw = Int.max
         },
-        Edit(name: "section past the end of Int", expected: "section 'shared' lies outside the data region") { m in
+        ManifestEdit(name: "section past the end of Int", expected: "section 'shared' lies outside the data region") { m in
             m.sections[0].offset = Int.max - 5
             m.sections[0].length = Int.max
         },
-        Edit(name: "nbytes Int.max", expected: "\"nbytes\" must be") { m in
+        ManifestEdit(name: "nbytes Int.max", expected: "\"nbytes\" must be") { m in
             m.tensors[0].nbytes = Int.max
         },
-        Edit(name: "shape whose element count overflows", expected: "has more than \(Int.max) elements") { m in
+        ManifestEdit(name: "shape whose element count overflows", expected: "has more than \(Int.max) elements") { m in
             m.tensors[0].shape = [1 << 40, 1 << 40]
         },
-        Edit(name: "shape whose byte count overflows", expected: "takes more than \(Int.max) bytes") { m in
+        ManifestEdit(name: "shape whose byte count overflows", expected: "takes more than \(Int.max) bytes") { m in
             m.tensors[0].shape = [1 << 61]
         },
-        Edit(name: "chunk size past the limit", expected: "\"chunk_size\" must be") { m in
+        ManifestEdit(name: "chunk size past the limit", expected: "\"chunk_size\" must be") { m in
             m.chunkSize = Int.max
         },
-        Edit(name: "chunk size not a multiple of 8", expected: "\"chunk_size\" must be") { m in
+        ManifestEdit(name: "chunk size not a multiple of 8", expected: "\"chunk_size\" must be") { m in
             m.chunkSize = 4092
         },
-        Edit(name: "negative chunk size", expected: "\"chunk_size\" must be") { m in
+        ManifestEdit(name: "negative chunk size", expected: "\"chunk_size\" must be") { m in
             m.chunkSize = Int.min
         },
     ]
 
     @Test(arguments: edits)
-    func refusedAtOpen(_ edit: Edit) throws {
+    func refusedAtOpen(_ edit: ManifestEdit) throws {
         let dir = TempDir()
         defer { dir.cleanup() }
         let (path, bytes, _) = try multiChunkLatte(dir, chunks: StreamLifetimeTests.chunks)
-        writeFile(path, try editedManifest(bytes, path: path, edit.apply))
+        writeFile(path, try editedManifest(bytes, path: path, edit.edit))
         let m = errorText { _ = try LatteFile(path: path) }
         #expect(m.hasPrefix(path + ": "), "\(m)")
         #expect(m.contains(edit.expected), "\(edit.name): \(m)")

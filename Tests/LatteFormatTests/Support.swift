@@ -1,3 +1,4 @@
+import Testing
 import LatteCore
 import LatteReaders
 import LatteTestSupport
@@ -39,6 +40,15 @@ func resigned(_ bytes: [UInt8], manifest: [UInt8]) -> [UInt8] {
         for k in 0 ..< 8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(k)))) }
     }
     return out + LatteLayout.endMagic
+}
+
+/// A named edit of a valid manifest and the words the reader's refusal must contain: the
+/// argument of a parameterized test that applies it with `editedManifest`.
+struct ManifestEdit: CustomTestStringConvertible, Sendable {
+    var name: String
+    var expected: String
+    var edit: @Sendable (inout LatteManifest) -> Void
+    var testDescription: String { name }
 }
 
 /// `bytes` with its manifest rewritten by `edit`, structurally: the writer's own serializer

@@ -118,23 +118,16 @@ import LatteTestSupport
         #expect(f.decompressedSections == [0, 1])
     }
 
-    struct Damage: CustomTestStringConvertible, Sendable {
-        var name: String
-        var expected: String
-        var edit: @Sendable (inout LatteManifest) -> Void
-        var testDescription: String { name }
-    }
-
-    static let damages: [Damage] = [
-        Damage(name: "twin not in the file", expected: "its twin 'nope' is not a tensor of the file") { m in m.tensors[1].twin = "nope" },
-        Damage(name: "twin is the tensor itself", expected: "is not a tensor of the file") { m in m.tensors[1].twin = "gen.layers.0.w" },
-        Damage(name: "twin has a twin", expected: "has a twin itself") { m in m.tensors[0].twin = "gen.layers.0.w" },
-        Damage(name: "twin of another shape", expected: "is BF16 [8192], not BF16 [4096, 2]") { m in m.tensors[1].shape = [4096, 2] },
-        Damage(name: "delta chunk without a twin", expected: "is a twin delta, and the tensor has no \"twin\"") { m in m.tensors[1].twin = nil },
+    static let damages: [ManifestEdit] = [
+        ManifestEdit(name: "twin not in the file", expected: "its twin 'nope' is not a tensor of the file") { m in m.tensors[1].twin = "nope" },
+        ManifestEdit(name: "twin is the tensor itself", expected: "is not a tensor of the file") { m in m.tensors[1].twin = "gen.layers.0.w" },
+        ManifestEdit(name: "twin has a twin", expected: "has a twin itself") { m in m.tensors[0].twin = "gen.layers.0.w" },
+        ManifestEdit(name: "twin of another shape", expected: "is BF16 [8192], not BF16 [4096, 2]") { m in m.tensors[1].shape = [4096, 2] },
+        ManifestEdit(name: "delta chunk without a twin", expected: "is a twin delta, and the tensor has no \"twin\"") { m in m.tensors[1].twin = nil },
     ]
 
     @Test(arguments: damages)
-    func damagedTwinsAreRefused(_ damage: Damage) throws {
+    func damagedTwinsAreRefused(_ damage: ManifestEdit) throws {
         let dir = TempDir()
         defer { dir.cleanup() }
         let (twin, replica) = Self.pair(.bf16, count: 8192, flips: 1, seed: 5)
