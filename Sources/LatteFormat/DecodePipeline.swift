@@ -256,13 +256,6 @@ final class DecodeBatch: Sendable {
         for r in storedRanges { source.file.advise(r.lowerBound, r.count, .drop) }
     }
 
-    /// XORs the twin's chunk into `out` (`TwinDelta.apply`, with the thread's twin scratch).
-    private func applyTwin(_ w: ChunkEntry, to out: UnsafeMutableRawBufferPointer, thread t: Int) throws(ChunkDecodeFailure) {
-        let stored = UnsafeRawBufferPointer(rebasing: source.file.bytes[w.offset ..< w.offset + w.length])
-        try TwinDelta.apply(w, stored: stored, to: out, twin: source.twinScratch.isEmpty ? nil : source.twinScratch[t].bytes,
-                            scratch: source.scratch[t].bytes)
-    }
-
     /// Worker `t` of `n`: units t, t + n, … (static striding: chunks are nearly equal in
     /// size). A unit is one job, or a twin's chunk and its replica's, done in that order.
     private func work(thread t: Int, of n: Int) {
@@ -286,16 +279,12 @@ final class DecodeBatch: Sendable {
         do {
             try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: source.file.bytes[c.offset ..< c.offset + c.length]),
                                   into: out, scratch: source.scratch[t].bytes)
-            if c.xorTwin, let at = j.twinSlabOffset {
-                // The twin's chunk was decoded just before, by this thread, into the slab.
-                TwinDelta.xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(rebasing: slab.bytes[at ..< at + c.raw]), into: out)
-            } else if c.xorTwin, j.tensor < source.twinBase.count, let twin = source.twinBase[j.tensor] {
-                // Every chunk but the last holds chunk_size bytes: chunk k starts at k × chunk 0's size.
-                try TwinDelta.applyBase(twin, at: j.chunk * tensor.chunks[0].raw, to: out)
-            } else if c.xorTwin {
-                // Validated manifests resolve a twin of as many chunks; anything else is refused here.
-                guard j.chunk < tensor.twinChunks.count else { throw ChunkDecodeFailure("a twin delta without a twin chunk") }
-                try applyTwin(tensor.twinChunks[j.chunk], to: out, thread: t)
+            if c.xorTwin {
+                // A paired twin's chunk was decoded just before, by this thread, into the slab.
+                let decoded = j.twinSlabOffset.map { at in UnsafeRawBufferPointer(rebasing: slab.bytes[at ..< at + c.raw]) }
+                try TwinDelta.resolve(tensor, chunk: j.chunk, out, decoded: decoded,
+                                      base: j.tensor < source.twinBase.count ? source.twinBase[j.tensor] : nil, file: source.file.bytes,
+                                      twin: { source.twinScratch.isEmpty ? nil : source.twinScratch[t].bytes }, scratch: source.scratch[t].bytes)
             }
         } catch {
             let e = LatteFileError.chunkCorrupt(tensor: tensor.name, chunk: j.chunk, reason: String(describing: error))

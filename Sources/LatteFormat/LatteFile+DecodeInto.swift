@@ -55,9 +55,9 @@ extension LatteFile {
     }
 
     /// Decodes chunk `k` of `tensors[i]` (raw bytes from `at` on) into its buffer; a delta
-    /// chunk is XORed with `twin` (its twin's chunk, decoded) when given, else with its twin
-    /// in the base (`baseTwins[i]`, read in place), else with its twin's chunk decoded into the
-    /// second scratch buffer.
+    /// chunk is XORed with its twin's (`TwinDelta.resolve`): `twin` (decoded just before) when
+    /// given, else its twin in the base (`baseTwins[i]`), else its twin's chunk decoded into
+    /// the second scratch buffer.
     private func decodeChunk(_ tensors: [LatteTensor], _ i: Int, chunk k: Int, at: Int, into buffers: [UnsafeMutableRawBufferPointer],
                              scratch: (_ index: Int, _ size: Int) -> UnsafeMutableRawBufferPointer, maxRaw: Int,
                              baseTwins: [TensorBytes?], twin: UnsafeRawBufferPointer? = nil) throws {
@@ -69,15 +69,8 @@ extension LatteFile {
             try ChunkCoder.decode(c, stored: UnsafeRawBufferPointer(rebasing: file.bytes[c.offset ..< c.offset + c.length]),
                                   into: out, scratch: scratch(0, maxRaw))
             guard c.xorTwin else { return }
-            if let twin {
-                guard twin.count == out.count else { throw ChunkDecodeFailure("the twin's chunk has \(twin.count) raw bytes for \(out.count)") }
-                TwinDelta.xor(UnsafeRawBufferPointer(out), twin, into: out)
-            } else if let inBase = baseTwins[i] {
-                // Every chunk but the last holds chunk_size bytes: chunk k starts at k × chunk 0's size.
-                try TwinDelta.applyBase(inBase, at: k * t.chunks[0].raw, to: out)
-            } else {
-                try applyTwin(t, chunk: k, to: out, scratch: scratch(0, maxRaw), twin: scratch(1, maxRaw))
-            }
+            try TwinDelta.resolve(t, chunk: k, out, decoded: twin, base: baseTwins[i], file: file.bytes,
+                                  twin: { scratch(1, maxRaw) }, scratch: scratch(0, maxRaw))
         } catch {
             throw LocatedError(path: path, LatteFileError.chunkCorrupt(tensor: t.name, chunk: k, reason: String(describing: error)))
         }
@@ -92,16 +85,6 @@ extension LatteFile {
             ranges.append(t.twinChunks[k].offset ..< t.twinChunks[k].offset + t.twinChunks[k].length)
         }
         return ranges
-    }
-
-    /// Turns a decoded delta chunk `out` of `t` into its bytes (`TwinDelta.apply`).
-    private func applyTwin(_ t: LatteTensor, chunk k: Int, to out: UnsafeMutableRawBufferPointer,
-                           scratch: UnsafeMutableRawBufferPointer, twin: UnsafeMutableRawBufferPointer) throws {
-        // A validated manifest resolves the twin's chunks; anything else is refused here.
-        guard k < t.twinChunks.count else { throw ChunkDecodeFailure("a twin delta without a twin chunk") }
-        let w = t.twinChunks[k]
-        let stored = UnsafeRawBufferPointer(rebasing: file.bytes[w.offset ..< w.offset + w.length])
-        try TwinDelta.apply(w, stored: stored, to: out, twin: twin, scratch: scratch)
     }
 }
 

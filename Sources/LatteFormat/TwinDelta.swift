@@ -43,6 +43,28 @@ enum TwinDelta {
         xor(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(decoded), into: out)
     }
 
+    /// Turns delta chunk `k` of `t`, decoded into `out`, into its bytes, whichever reader
+    /// decodes it. The twin's chunk comes from `decoded` when the reader has just decoded it
+    /// beside (a paired read), else from the base (`base`: the twin's bytes there), else it
+    /// is decoded from its stored bytes in `file` into `twin()` (asked for only then: a
+    /// reader may allocate that buffer on first use) with `scratch`.
+    static func resolve(_ t: LatteTensor, chunk k: Int, _ out: UnsafeMutableRawBufferPointer, decoded: UnsafeRawBufferPointer?,
+                        base: TensorBytes?, file: UnsafeRawBufferPointer, twin: () -> UnsafeMutableRawBufferPointer?,
+                        scratch: UnsafeMutableRawBufferPointer) throws(ChunkDecodeFailure) {
+        if let decoded {
+            guard decoded.count == out.count else { throw ChunkDecodeFailure("the twin's chunk has \(decoded.count) raw bytes for \(out.count)") }
+            xor(UnsafeRawBufferPointer(out), decoded, into: out)
+        } else if let base {
+            // Every chunk but the last holds chunk_size bytes: chunk k starts at k × chunk 0's size.
+            try applyBase(base, at: k * t.chunks[0].raw, to: out)
+        } else {
+            // A validated manifest resolves the twin's chunks; anything else is refused here.
+            guard k < t.twinChunks.count else { throw ChunkDecodeFailure("a twin delta without a twin chunk") }
+            let w = t.twinChunks[k]
+            try apply(w, stored: UnsafeRawBufferPointer(rebasing: file[w.offset ..< w.offset + w.length]), to: out, twin: twin(), scratch: scratch)
+        }
+    }
+
     /// Turns a decoded delta chunk `out` into its bytes when the twin is stored in the base:
     /// XORs in the base tensor's bytes at `offset` (read in place, as a raw twin chunk is).
     static func applyBase(_ twin: TensorBytes, at offset: Int, to out: UnsafeMutableRawBufferPointer) throws(ChunkDecodeFailure) {
