@@ -110,15 +110,13 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
         return t
     }
 
-    private func bytes(of t: Store.Tensor) throws -> TensorBytes { try store.bytes(of: t) }
-
     public func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
         let t = try weight(name)
         guard destination.count == t.elementCount else {
             throw RuntimeError.wrongByteCount(tensor: name, expected: destination.count * 4, found: t.elementCount * 4)
         }
         guard let base = destination.baseAddress else { return }
-        let bytes = try bytes(of: t)
+        let bytes = try store.bytes(of: t)
         try bytes.withUnsafeBytes { raw in
             try ParallelDecoding.decode(raw, dtype: t.dtype, count: t.elementCount, into: base, tensor: name,
                                         mapped: bytes.mayReleasePages)
@@ -147,7 +145,7 @@ public final class DecodingWeightSource<Store: TensorStore>: WeightSource {
                 return
             }
         }
-        try bytes(of: t).withUnsafeBytes { raw in
+        try store.bytes(of: t).withUnsafeBytes { raw in
             guard raw.count == t.elementCount * width else {
                 throw RuntimeError.wrongByteCount(tensor: name, expected: t.elementCount * width, found: raw.count)
             }
