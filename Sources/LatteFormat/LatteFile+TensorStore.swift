@@ -1,5 +1,4 @@
 import LatteCore
-import LatteSystem
 
 extension LatteTensor: StoredTensor {
     /// Elements of the shape (the manifest parser bounds it).
@@ -104,19 +103,14 @@ extension LatteFile: TensorStore {
         return streamBytes(manifest.tensors.filter { $0.section == section })
     }
 
-    /// `stream`'s buffers for `tensors` (`DecodePlan`'s bound): two batch slabs and one chunk
-    /// of scratch per thread (two with twin deltas), from the chunk sizes (a validated
-    /// manifest's chunks are at most 64 MiB, so none of these products comes near overflow).
+    /// `stream`'s buffers for `tensors`, from the plan `stream` makes of them: two batch slabs
+    /// and one chunk of scratch per thread (two when a twin's chunk is decoded on its own). A
+    /// validated manifest's chunks are at most 64 MiB, so none of these products comes near
+    /// overflow.
     public func streamBytes(_ tensors: [LatteTensor]) -> Int? {
-        let chunks = tensors.lazy.flatMap(\.chunks)
-        let maxRaw = chunks.map(\.raw).max() ?? 0
-        guard maxRaw > 0 else { return 0 }
-        let deltas = chunks.contains(where: \.xorTwin)
-        let threads = max(1, min(threads, SystemInfo.onlineCores, LatteLayout.decodeScratchBytes / (maxRaw * (deltas ? 2 : 1))))
-        let aligned = chunks.reduce(0) { $0 + ($1.raw + 63) / 64 * 64 }
-        let perChunk = (maxRaw + 63) / 64 * 64
-        let slab = max(perChunk, min(LatteLayout.decodeBatchBytes, 4 * threads * perChunk, aligned))
-        return 2 * slab + threads * maxRaw * (deltas ? 2 : 1)
+        let plan = DecodePlan(tensors, requestedThreads: threads)
+        guard plan.maxRaw > 0 else { return 0 }
+        return 2 * plan.slabBytes + plan.threads * plan.maxRaw * (plan.hasDeltas ? 2 : 1)
     }
 }
 
