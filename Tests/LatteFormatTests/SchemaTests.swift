@@ -30,6 +30,15 @@ import LatteTestSupport
         return system("python3 \(dir.file("validate.py")) \(schema) \(dir.file("manifest.json")) 2>\(dir.file("err.txt"))")
     }
 
+    /// Whether python3 with jsonschema is here (else the test says so and is skipped).
+    static func canValidate() -> Bool {
+        guard system("command -v python3 >/dev/null 2>&1 && python3 -c 'import jsonschema' 2>/dev/null") == 0 else {
+            print("note: python3 with jsonschema is absent; schema validation skipped")
+            return false
+        }
+        return true
+    }
+
     @Test func writtenManifestsValidate() throws {
         guard system("command -v python3 >/dev/null 2>&1") == 0 else {
             print("note: python3 is absent; schema validation skipped")
@@ -60,10 +69,7 @@ import LatteTestSupport
 
     /// A manifest with base references validates; one with both chunks and a base does not.
     @Test func referencedManifestsValidate() throws {
-        guard system("command -v python3 >/dev/null 2>&1 && python3 -c 'import jsonschema' 2>/dev/null") == 0 else {
-            print("note: python3 with jsonschema is absent; schema validation skipped")
-            return
-        }
+        guard Self.canValidate() else { return }
         let dir = TempDir()
         defer { dir.cleanup() }
         let (source, base) = BaseReferenceTests.small()
@@ -88,10 +94,7 @@ import LatteTestSupport
     /// A compressed manifest's envelope validates against its schema; the manifest it locates
     /// against the manifest's.
     @Test func envelopesValidate() throws {
-        guard system("command -v python3 >/dev/null 2>&1 && python3 -c 'import jsonschema' 2>/dev/null") == 0 else {
-            print("note: python3 with jsonschema is absent; schema validation skipped")
-            return
-        }
+        guard Self.canValidate() else { return }
         let dir = TempDir()
         defer { dir.cleanup() }
         writeSafetensors(dir.file("model.safetensors"), syntheticCheckpoint())
